@@ -95,9 +95,7 @@ class SumPotential:
         self.cutoff = max(t.cutoff for t in terms)
         self.receptive_field = max(t.receptive_field for t in terms)
         self.spin_orbit = any(t.spin_orbit for t in terms)
-        self.broken_symmetries = frozenset().union(*(broken_symmetries(t) for t in terms)) - (
-            {"spin_rotation"} if not self.spin_orbit else set()
-        )
+        self.broken_symmetries = frozenset().union(*(broken_symmetries(t) for t in terms))
         limits = {}
         for term in terms:
             for z, m in moment_limits(term).items():
