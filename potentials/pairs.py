@@ -1,0 +1,244 @@
+"""Machinery shared by every pair term of the analytic potentials (written once, used by all).
+
+A pair term has a bond energy e(D, m_i, m_j) for every pair within its cutoff, where
+D = r_j − r_i + S·cell is the image vector of the neighbour list (Å). The neighbour list is *full*
+(every unordered pair appears twice, as i→j and j→i; a periodic self-image i→i appears for S
+and −S), and every bond energy used here is symmetric, e(D, a, b) = e(−D, b, a), so
+
+    E = ½ Σ_p e_p                                  (p over directed pairs)
+    E_i = ½ Σ_{p: i_p = i} e_p                     (pair energies split half/half)
+    F_k = −∂E/∂r_k = ½ Σ_{p: i_p = k} g_p − ½ Σ_{p: j_p = k} g_p,      g_p = ∂e_p/∂D_p  (eV/Å)
+    σ = (1/V) ½ Σ_p sym(D_p ⊗ g_p)                 (ASE sign, eV/Å³; moments held fixed)
+    h_k = −∂E/∂m_k = −½ Σ_{p: i_p = k} ∂e_p/∂m_i − ½ Σ_{p: j_p = k} ∂e_p/∂m_j   (eV/μB)
+
+:func:`assemble_pair_properties` turns the per-pair arrays into those properties. The species
+helpers map element symbols or atomic numbers to parameter rows of a species-pair table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from ase.data import atomic_numbers, chemical_symbols
+
+from spinlattice.errors import InputError
+from spinlattice.neighbors import state_neighbor_list
+from spinlattice.properties import (
+    ENERGIES, ENERGY, FORCES, MAGNETIC_FORCES, STRESS, check_properties,
+)
+
+#: Key of a species-pair table that applies to every pair of species.
+ANY_PAIR = "*"
+
+
+def species_number(species) -> int:
+    """Atomic number of ``species`` (symbol such as "Fe", or an int 1..118); InputError else."""
+    if isinstance(species, (int, np.integer)) and not isinstance(species, bool):
+        if 1 <= int(species) <= 118:
+            return int(species)
+    elif isinstance(species, str) and species in atomic_numbers and species != "X":
+        return atomic_numbers[species]
+    raise InputError(f"unknown species {species!r}: give an element symbol or atomic number")
+
+
+def species_symbol(number) -> str:
+    return chemical_symbols[int(number)]
+
+
+def pair_key(a, b) -> tuple:
+    """Unordered species pair as sorted atomic numbers, e.g. ("Fe", "Al") → (13, 26)."""
+    za, zb = species_number(a), species_number(b)
+    return (za, zb) if za <= zb else (zb, za)
+
+
+class SpeciesPairTable:
+    """Maps unordered species pairs to rows 0..K−1 of a parameter array.
+
+    keys : sequence of species pairs (("Fe", "Fe"), (26, 13), ...) or the single key
+        :data:`ANY_PAIR` (one row for every pair of species). Duplicate pairs are an error.
+    """
+
+    def __init__(self, keys):
+        keys = list(keys)
+        self._table = np.full((119, 119), -1, dtype=np.int64)
+        if len(keys) == 1 and isinstance(keys[0], str) and keys[0] == ANY_PAIR:
+            self._table[:] = 0
+            self.species = None
+            self.pairs = (ANY_PAIR,)
+            return
+        pairs, species = [], set()
+        for row, key in enumerate(keys):
+            if isinstance(key, str) or len(key) != 2:
+                raise InputError(f"species pair keys must be 2-tuples such as ('Fe', 'Fe'), got {key!r}")
+            za, zb = pair_key(*key)
+            if self._table[za, zb] >= 0:
+                raise InputError(f"species pair {species_symbol(za)}-{species_symbol(zb)} given twice")
+            self._table[za, zb] = self._table[zb, za] = row
+            pairs.append((za, zb))
+            species.update((za, zb))
+        self.species = frozenset(species)  #: atomic numbers the table knows (None: any)
+        self.pairs = tuple(pairs)
+
+    def rows(self, zi, zj):
+        """Row of each pair (P,), −1 where the pair has no entry."""
+        return self._table[zi, zj]
+
+    def check_species(self, numbers, what):
+        """InputError if the state holds a species the table does not know."""
+        if self.species is None:
+            return
+        unknown = sorted(set(np.unique(numbers).tolist()) - self.species)
+        if unknown:
+            raise InputError(
+                f"{what} has no parameters for species {[species_symbol(z) for z in unknown]}; "
+                f"it knows {sorted(species_symbol(z) for z in self.species)}"
+            )
+
+    def describe(self):
+        return [ANY_PAIR if p == ANY_PAIR else f"{species_symbol(p[0])}-{species_symbol(p[1])}"
+                for p in self.pairs]
+
+
+def smooth_cutoff(r, r_on, r_off):
+    """C² switching function S(r) and dS/dr: 1 for r ≤ r_on, 0 for r ≥ r_off,
+    S = 1 − 10x³ + 15x⁴ − 6x⁵ with x = (r − r_on)/(r_off − r_on) in between (first and second
+    derivatives vanish at both ends). r_on == r_off is a hard step (no derivative)."""
+    r = np.asarray(r, dtype=np.float64)
+    width = r_off - r_on
+    if width <= 0:
+        return (r < r_off).astype(np.float64), np.zeros_like(r)
+    x = np.clip((r - r_on) / width, 0.0, 1.0)
+    s = 1.0 - x**3 * (10.0 - 15.0 * x + 6.0 * x**2)
+    ds = -30.0 * x**2 * (1.0 - x) ** 2 / width
+    return s, ds
+
+
+@dataclass
+class PairGeometry:
+    """Pairs of a state within a cutoff (from the neighbour list) with their species.
+
+    i, j : (P,) int64; vectors : (P, 3) D_ij, Å; distances : (P,) Å; zi, zj : (P,) atomic
+    numbers; first : (N + 1,) int64, rows of atom k are first[k]:first[k+1] (rows grouped by i).
+    """
+
+    i: np.ndarray
+    j: np.ndarray
+    vectors: np.ndarray
+    distances: np.ndarray
+    zi: np.ndarray
+    zj: np.ndarray
+    first: np.ndarray
+    n_atoms: int
+    volume: float
+
+
+class GeometryCache:
+    """Recomputes the pair geometry only when positions, cell, pbc or species change, so repeated
+    calls at fixed positions (Monte Carlo on moments) reuse the neighbour list."""
+
+    def __init__(self):
+        self._key = None
+        self._geometry = None
+        self.derived = {}  #: per-geometry arrays a term may keep (coupling values, ...)
+
+    def get(self, state, cutoff) -> PairGeometry:
+        key = (state.positions, state.cell, state.pbc, state.numbers, cutoff)
+        if self._key is not None and cutoff == self._key[4] and all(
+            a.shape == b.shape and np.array_equal(a, b) for a, b in zip(key[:4], self._key[:4])
+        ):
+            return self._geometry
+        nl = state_neighbor_list(state, cutoff)
+        first = np.searchsorted(nl.i, np.arange(state.n_atoms + 1)).astype(np.int64)
+        self._geometry = PairGeometry(
+            i=nl.i, j=nl.j, vectors=nl.vectors, distances=nl.distances,
+            zi=state.numbers[nl.i], zj=state.numbers[nl.j], first=first,
+            n_atoms=state.n_atoms, volume=state.volume if state.pbc.all() else float("nan"),
+        )
+        self._key = tuple(np.array(a, copy=True) for a in key[:4]) + (cutoff,)
+        self.derived = {}
+        return self._geometry
+
+
+def _scatter(index, values, n):
+    """Σ of rows of ``values`` (P,) or (P, 3) into bins ``index`` (P,) → (n,) or (n, 3)."""
+    if values.ndim == 1:
+        return np.bincount(index, weights=values, minlength=n)
+    return np.stack([np.bincount(index, weights=values[:, c], minlength=n) for c in range(3)], axis=1)
+
+
+def assemble_pair_properties(geometry, properties, pair_energy, grad_vector=None,
+                             grad_moment_i=None, grad_moment_j=None):
+    """Properties of E = ½ Σ_p e_p from per-directed-pair arrays (equations in the module doc).
+
+    pair_energy : (P,) e_p, eV
+    grad_vector : (P, 3) ∂e_p/∂D_p, eV/Å (None: no position dependence)
+    grad_moment_i, grad_moment_j : (P, 3) ∂e_p/∂m_i and ∂e_p/∂m_j, eV/μB (None: no moments)
+    Returns a dict with the requested names of :mod:`spinlattice.properties`.
+    """
+    g = geometry
+    n = g.n_atoms
+    out = {}
+    if ENERGY in properties:
+        out[ENERGY] = 0.5 * float(np.sum(pair_energy))
+    if ENERGIES in properties:
+        out[ENERGIES] = 0.5 * _scatter(g.i, pair_energy, n)
+    if FORCES in properties:
+        if grad_vector is None:
+            out[FORCES] = np.zeros((n, 3))
+        else:
+            out[FORCES] = 0.5 * (_scatter(g.i, grad_vector, n) - _scatter(g.j, grad_vector, n))
+    if STRESS in properties:
+        if not np.isfinite(g.volume):
+            raise InputError("stress needs a cell periodic in all three directions")
+        if grad_vector is None:
+            out[STRESS] = np.zeros((3, 3))
+        else:
+            virial = 0.5 * np.einsum("pa,pb->ab", g.vectors, grad_vector)
+            out[STRESS] = 0.5 * (virial + virial.T) / g.volume
+    if MAGNETIC_FORCES in properties:
+        if grad_moment_i is None:
+            out[MAGNETIC_FORCES] = np.zeros((n, 3))
+        else:
+            out[MAGNETIC_FORCES] = -0.5 * (_scatter(g.i, grad_moment_i, n)
+                                           + _scatter(g.j, grad_moment_j, n))
+    return out
+
+
+class PairTerm:
+    """Base of the pair terms: geometry caching, species check, property assembly.
+
+    A subclass sets ``cutoff`` and ``table`` (its :class:`SpeciesPairTable`) and implements
+    ``_pair_arrays(geometry, moments, gradients) -> dict`` with keys ``pair_energy`` and, when
+    ``gradients`` is true, ``grad_vector``, ``grad_moment_i``, ``grad_moment_j`` (see
+    :func:`assemble_pair_properties`). ``receptive_field`` equals the cutoff.
+    """
+
+    spin_orbit = False
+    broken_symmetries = frozenset()
+
+    def __init__(self):
+        self._cache = GeometryCache()
+
+    @property
+    def receptive_field(self):
+        return self.cutoff
+
+    def geometry(self, state) -> PairGeometry:
+        """Pair geometry of ``state`` within the cutoff (cached while positions are unchanged)."""
+        self.table.check_species(state.numbers, repr(self))
+        return self._cache.get(state, self.cutoff)
+
+    def derived(self, geometry, name, make):
+        """Per-geometry cached array ``make(geometry)`` (e.g. coupling values of every pair)."""
+        store = self._cache.derived
+        if name not in store:
+            store[name] = make(geometry)
+        return store[name]
+
+    def compute(self, state, properties=(ENERGY,)) -> dict:
+        properties = check_properties(properties)
+        geometry = self.geometry(state)
+        gradients = any(p in properties for p in (FORCES, STRESS, MAGNETIC_FORCES))
+        arrays = self._pair_arrays(geometry, state.moments, gradients)
+        return assemble_pair_properties(geometry, properties, **arrays)
