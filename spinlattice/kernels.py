@@ -31,19 +31,41 @@ def assign_bins(frac, n_bins):
     return out
 
 
+@nb.njit(cache=True, inline="always")
+def _store(k, i, j, tx, ty, tz, positions, wraps, cell, out_i, out_j, out_t, out_d, out_r):
+    """Write pair k: image shift of the original positions and its exact vector."""
+    out_i[k] = i
+    out_j[k] = j
+    s0 = tx - wraps[j, 0] + wraps[i, 0]
+    s1 = ty - wraps[j, 1] + wraps[i, 1]
+    s2 = tz - wraps[j, 2] + wraps[i, 2]
+    out_t[k, 0] = s0
+    out_t[k, 1] = s1
+    out_t[k, 2] = s2
+    r2 = 0.0
+    for c in range(3):
+        d = positions[j, c] - positions[i, c] + s0 * cell[0, c] + s1 * cell[1, c] + s2 * cell[2, c]
+        out_d[k, c] = d
+        r2 += d * d
+    out_r[k] = np.sqrt(r2)
+
+
 @nb.njit(cache=True, parallel=True)
-def cell_list_pairs(positions, cell, bins, order, bin_start, n_bins, reach, periodic,
-                    cutoff, self_interaction):
+def cell_list_pairs(positions, wrapped, wraps, cell, bins, order, bin_start, n_bins, reach,
+                    periodic, cutoff, self_interaction):
     """All pairs (i, j, T) with |r_j + T·cell − r_i| < cutoff, by a cell-list search.
 
-    positions : (N, 3) wrapped Cartesian positions, Å
+    positions : (N, 3) Cartesian positions, Å; wrapped : the same wrapped into the cell,
+    wrapped = positions − wraps·cell with wraps (N, 3) int64
     cell : (3, 3) lattice vectors as rows
     bins : (N,) flat bin of each atom; order : (N,) atoms sorted by bin;
     bin_start : (n_bins_total + 1,) start of each bin in ``order``
     n_bins, reach : (3,) bins per axis and how many bins away a neighbour can be
     periodic : (3,) bool; cutoff : Å; self_interaction : keep i == j with T = 0
 
-    Returns i (P,), j (P,), T (P, 3) int64 and D (P, 3) float64, grouped by i.
+    Returns i (P,), j (P,), S (P, 3) int64, D (P, 3) and |D| (P,), grouped by i, where
+    S = T − wraps_j + wraps_i is the image shift of the original positions and
+    D = r_j − r_i + S·cell is evaluated from the original positions (exact image vectors).
     """
     n = positions.shape[0]
     rc2 = cutoff * cutoff
@@ -60,11 +82,13 @@ def cell_list_pairs(positions, cell, bins, order, bin_start, n_bins, reach, peri
             out_j = np.empty(total, dtype=np.int64)
             out_t = np.empty((total, 3), dtype=np.int64)
             out_d = np.empty((total, 3), dtype=np.float64)
+            out_r = np.empty(total, dtype=np.float64)
         else:
             out_i = np.empty(0, dtype=np.int64)
             out_j = np.empty(0, dtype=np.int64)
             out_t = np.empty((0, 3), dtype=np.int64)
             out_d = np.empty((0, 3), dtype=np.float64)
+            out_r = np.empty(0, dtype=np.float64)
         for i in nb.prange(n):
             b = bins[i]
             bz0 = b % n_bins[2]
@@ -95,20 +119,14 @@ def cell_list_pairs(positions, cell, bins, order, bin_start, n_bins, reach, peri
                             j = order[q]
                             if j == i and tx == 0 and ty == 0 and tz == 0 and not self_interaction:
                                 continue
-                            ddx = positions[j, 0] + sx - positions[i, 0]
-                            ddy = positions[j, 1] + sy - positions[i, 1]
-                            ddz = positions[j, 2] + sz - positions[i, 2]
+                            ddx = wrapped[j, 0] + sx - wrapped[i, 0]
+                            ddy = wrapped[j, 1] + sy - wrapped[i, 1]
+                            ddz = wrapped[j, 2] + sz - wrapped[i, 2]
                             if ddx * ddx + ddy * ddy + ddz * ddz < rc2:
                                 if pass_ == 1:
-                                    out_i[k] = i
-                                    out_j[k] = j
-                                    out_t[k, 0] = tx
-                                    out_t[k, 1] = ty
-                                    out_t[k, 2] = tz
-                                    out_d[k, 0] = ddx
-                                    out_d[k, 1] = ddy
-                                    out_d[k, 2] = ddz
+                                    _store(k, i, j, tx, ty, tz, positions, wraps, cell,
+                                           out_i, out_j, out_t, out_d, out_r)
                                 k += 1
             if pass_ == 0:
                 counts[i] = k
-    return out_i, out_j, out_t, out_d
+    return out_i, out_j, out_t, out_d, out_r

@@ -106,14 +106,10 @@ def neighbor_list(positions, cell, pbc, cutoff, self_interaction=False, check_ov
     bins = kernels.assign_bins(np.ascontiguousarray((frac - low) / span), n_bins)
     order = np.argsort(bins, kind="stable")
     bin_start = np.searchsorted(bins[order], np.arange(n_bins.prod() + 1)).astype(np.int64)
-    i, j, t, d = kernels.cell_list_pairs(
-        wrapped, np.ascontiguousarray(bin_cell), bins, order, bin_start, n_bins, reach,
-        pbc.copy(), float(cutoff), bool(self_interaction),
+    i, j, shifts, vectors, distances = kernels.cell_list_pairs(
+        positions, wrapped, wraps.astype(np.int64), np.ascontiguousarray(bin_cell), bins, order,
+        bin_start, n_bins, reach, pbc.copy(), float(cutoff), bool(self_interaction),
     )
-    shifts = t - wraps[j].astype(np.int64) + wraps[i].astype(np.int64)
-    # D from the original positions and the physical cell, so vectors are exact image vectors
-    vectors = positions[j] - positions[i] + shifts @ cell
-    distances = np.sqrt(np.einsum("pk,pk->p", vectors, vectors))
     if check_overlap and len(distances):
         close = distances < MIN_DISTANCE
         if self_interaction:
