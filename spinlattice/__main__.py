@@ -1,0 +1,5 @@
+import sys
+
+from spinlattice.cli.main import main
+
+sys.exit(main())

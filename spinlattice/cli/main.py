@@ -1,0 +1,82 @@
+"""The ``spinlattice`` command line. Subcommands import the wings lazily; nothing imports this.
+
+    spinlattice info                 versions, threads, devices
+    spinlattice check-data FILE      read an extxyz file with moments and summarise it
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _info(args):
+    import numba
+    import numpy
+
+    import spinlattice
+
+    print(f"spinlattice {spinlattice.__version__}")
+    print(f"numpy {numpy.__version__}, numba {numba.__version__} "
+          f"({numba.get_num_threads()} threads)")
+    try:
+        import torch
+        cuda = torch.cuda.is_available()
+        print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
+              f"CUDA {'available: ' + torch.cuda.get_device_name(0) if cuda else 'not available'}")
+    except ImportError:
+        print("torch not installed (needed for mMACE only)")
+    return 0
+
+
+def _check_data(args):
+    import numpy as np
+
+    from spinlattice.io import read_extxyz
+
+    frames = read_extxyz(args.file, moment_key=args.moment_key,
+                         magnetic_forces_key=args.magnetic_forces_key)
+    n_atoms = np.array([f.state.n_atoms for f in frames])
+    moments = np.concatenate([np.linalg.norm(f.state.moments, axis=1) for f in frames])
+    with_h = sum(f.magnetic_forces is not None for f in frames)
+    print(f"{args.file}: {len(frames)} frames, {n_atoms.sum()} atoms "
+          f"({n_atoms.min()}–{n_atoms.max()} per frame)")
+    print(f"|m|: min {moments.min():.3f}, mean {moments.mean():.3f}, max {moments.max():.3f} μB; "
+          f"frames with magnetic forces: {with_h}")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="spinlattice", description="Spin-lattice simulations "
+                                     "of magnetic materials.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command")
+    p = sub.add_parser("info", help="versions, threads and devices")
+    p.set_defaults(func=_info)
+    p = sub.add_parser("check-data", help="read an extxyz file with moments and summarise it")
+    p.add_argument("file")
+    p.add_argument("--moment-key", default="REF_magmom")
+    p.add_argument("--magnetic-forces-key", default="REF_magforces")
+    p.set_defaults(func=_check_data)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        import spinlattice
+        print(spinlattice.__version__)
+        return 0
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except ValueError as exc:  # InputError and friends: a clear message, no traceback
+        print(f"spinlattice: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
