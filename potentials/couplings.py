@@ -59,9 +59,12 @@ def _parameter_rows(parameters, names, what):
 class ShellTable:
     """Coupling per neighbour shell: {species pair: [(distance Å, value), ...]}.
 
-    C(r) = Σ_s C_s w(|r − r_s|), w = 1 for |r − r_s| ≤ tolerance, C² step to 0 at
-    tolerance + taper. Shells of one pair must be further apart than 2 (tolerance + taper).
-    ``cutoff`` = largest shell distance + tolerance + taper.
+    C(r) = Σ_s C_s w_s(|r − r_s|): w_s = 1 within t_s of the shell distance r_s and falls to 0
+    by a C² step over a further τ_s. t_s = ``tolerance`` and τ_s = ``taper`` unless the next
+    shell of the pair is closer than 2 (tolerance + taper): then both shrink in proportion so
+    the window ends half way to the nearest other shell (windows never overlap, and C(r) is
+    continuous everywhere). ``cutoff`` = max_s (r_s + t_s + τ_s). Distances of one pair must be
+    distinct.
     """
 
     def __init__(self, shells, tolerance=0.05, taper=0.05):
@@ -73,7 +76,7 @@ class ShellTable:
             raise InputError("ShellTable needs a non-empty dict {species pair: [(distance, value), ...]}")
         self.table = SpeciesPairTable(list(shells))
         reach = self.tolerance + self.taper
-        self._distances, self._values = [], []
+        self._distances, self._values, self._flat, self._reach = [], [], [], []
         for key, entries in shells.items():
             entries = list(entries)
             if not entries:
@@ -86,15 +89,17 @@ class ShellTable:
                              _finite(f"shell value of {key!r}", entry[1])))
             rows.sort()
             d = np.array([r[0] for r in rows])
-            close = np.nonzero(np.diff(d) <= 2 * reach)[0]
-            if close.size:
-                k = close[0]
-                raise InputError(
-                    f"shells of {key!r} at {d[k]:.4f} and {d[k + 1]:.4f} Å overlap: they must be "
-                    f"more than 2 × (tolerance + taper) = {2 * reach:.3f} Å apart")
+            gaps = np.diff(d)
+            if np.any(gaps <= 1e-6):
+                k = int(np.argmin(gaps))
+                raise InputError(f"two shells of {key!r} at the same distance {d[k]:.6f} Å")
+            half_gap = np.minimum(np.append(gaps, np.inf), np.insert(gaps, 0, np.inf)) / 2
+            scale = np.minimum(1.0, half_gap / reach)
             self._distances.append(d)
             self._values.append(np.array([r[1] for r in rows]))
-        self.cutoff = max(float(d[-1]) for d in self._distances) + reach
+            self._flat.append(self.tolerance * scale)
+            self._reach.append(reach * scale)
+        self.cutoff = max(float(np.max(d + w)) for d, w in zip(self._distances, self._reach))
 
     def shells(self):
         """{(Z1, Z2): [(distance, value), ...]} with atomic-number keys."""
@@ -104,7 +109,8 @@ class ShellTable:
     def evaluate(self, zi, zj, r):
         rows = self.table.rows(zi, zj)
         value, deriv = np.zeros_like(r), np.zeros_like(r)
-        for row, (d, v) in enumerate(zip(self._distances, self._values)):
+        for row, (d, v, flat, reach) in enumerate(
+                zip(self._distances, self._values, self._flat, self._reach)):
             sel = np.nonzero(rows == row)[0]
             if sel.size == 0:
                 continue
@@ -114,7 +120,7 @@ class ShellTable:
             upper = np.minimum(k, len(d) - 1)
             nearest = np.where(np.abs(rs - d[lower]) <= np.abs(rs - d[upper]), lower, upper)
             offset = rs - d[nearest]
-            w, dw = smooth_cutoff(np.abs(offset), self.tolerance, self.tolerance + self.taper)
+            w, dw = smooth_cutoff(np.abs(offset), flat[nearest], reach[nearest])
             value[sel] = v[nearest] * w
             deriv[sel] = v[nearest] * dw * np.sign(offset)
         return value, deriv

@@ -103,14 +103,16 @@ class SpeciesPairTable:
 def smooth_cutoff(r, r_on, r_off):
     """C² switching function S(r) and dS/dr: 1 for r ≤ r_on, 0 for r ≥ r_off,
     S = 1 − 10x³ + 15x⁴ − 6x⁵ with x = (r − r_on)/(r_off − r_on) in between (first and second
-    derivatives vanish at both ends). r_on == r_off is a hard step (no derivative)."""
+    derivatives vanish at both ends). r_on, r_off may be arrays broadcasting with r; where
+    r_on == r_off the switch is a hard step (S' = 0)."""
     r = np.asarray(r, dtype=np.float64)
+    r_on, r_off = np.asarray(r_on, dtype=np.float64), np.asarray(r_off, dtype=np.float64)
     width = r_off - r_on
-    if width <= 0:
-        return (r < r_off).astype(np.float64), np.zeros_like(r)
-    x = np.clip((r - r_on) / width, 0.0, 1.0)
-    s = 1.0 - x**3 * (10.0 - 15.0 * x + 6.0 * x**2)
-    ds = -30.0 * x**2 * (1.0 - x) ** 2 / width
+    hard = width <= 0
+    safe = np.where(hard, 1.0, width)
+    x = np.clip((r - r_on) / safe, 0.0, 1.0)
+    s = np.where(hard, (r < r_off).astype(np.float64), 1.0 - x**3 * (10.0 - 15.0 * x + 6.0 * x**2))
+    ds = np.where(hard, 0.0, -30.0 * x**2 * (1.0 - x) ** 2 / safe)
     return s, ds
 
 
