@@ -278,6 +278,8 @@ def _fmt(x) -> str:
 
 
 def _quote(text) -> str:
+    if "\n" in str(text) or "\r" in str(text):
+        raise InputError(f"extxyz values cannot contain line breaks: {text!r}")
     text = str(text).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{text}"'
 

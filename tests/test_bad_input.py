@@ -207,3 +207,9 @@ def test_write_with_unusable_key(tmp_path, key):
 def test_write_with_clashing_keys(tmp_path):
     with pytest.raises(InputError, match="label keys must be distinct"):
         write_extxyz(tmp_path / "w.extxyz", state(), forces_key="F", magnetic_forces_key="F")
+
+
+def test_write_value_with_line_break(tmp_path):
+    frame = LabelledFrame(state=state(), config_type="bcc\nhcp")
+    with pytest.raises(InputError, match="extxyz values cannot contain line breaks"):
+        write_extxyz(tmp_path / "w.extxyz", frame)
