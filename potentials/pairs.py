@@ -135,6 +135,30 @@ class PairGeometry:
     volume: float
 
 
+class _SharedNeighborList:
+    """The last neighbour list built for any pair term, reused by terms with a cutoff no larger
+    (a sum of pair terms at the same positions then builds one list per evaluation, not one per
+    term). One entry; a larger cutoff or different positions replace it."""
+
+    key = None
+    cutoff = 0.0
+    nl = None
+
+    @classmethod
+    def pairs(cls, state, key, cutoff):
+        same = cls.key is not None and all(
+            a.shape == b.shape and np.array_equal(a, b) for a, b in zip(key, cls.key))
+        if not (same and cutoff <= cls.cutoff):
+            cls.nl = state_neighbor_list(state, cutoff)
+            cls.key = tuple(np.array(a, copy=True) for a in key)
+            cls.cutoff = cutoff
+        nl = cls.nl
+        if cutoff == cls.cutoff:
+            return nl.i, nl.j, nl.vectors, nl.distances
+        keep = nl.distances < cutoff
+        return nl.i[keep], nl.j[keep], nl.vectors[keep], nl.distances[keep]
+
+
 class GeometryCache:
     """Recomputes the pair geometry only when positions, cell, pbc or species change, so repeated
     calls at fixed positions (Monte Carlo on moments) reuse the neighbour list."""
@@ -145,19 +169,19 @@ class GeometryCache:
         self.derived = {}  #: per-geometry arrays a term may keep (coupling values, ...)
 
     def get(self, state, cutoff) -> PairGeometry:
-        key = (state.positions, state.cell, state.pbc, state.numbers, cutoff)
+        key = (state.positions, state.cell, state.pbc, state.numbers)
         if self._key is not None and cutoff == self._key[4] and all(
-            a.shape == b.shape and np.array_equal(a, b) for a, b in zip(key[:4], self._key[:4])
+            a.shape == b.shape and np.array_equal(a, b) for a, b in zip(key, self._key[:4])
         ):
             return self._geometry
-        nl = state_neighbor_list(state, cutoff)
-        first = np.searchsorted(nl.i, np.arange(state.n_atoms + 1)).astype(np.int64)
+        i, j, vectors, distances = _SharedNeighborList.pairs(state, key, cutoff)
+        first = np.searchsorted(i, np.arange(state.n_atoms + 1)).astype(np.int64)
         self._geometry = PairGeometry(
-            i=nl.i, j=nl.j, vectors=nl.vectors, distances=nl.distances,
-            zi=state.numbers[nl.i], zj=state.numbers[nl.j], first=first,
+            i=i, j=j, vectors=vectors, distances=distances,
+            zi=state.numbers[i], zj=state.numbers[j], first=first,
             n_atoms=state.n_atoms, volume=state.volume if state.pbc.all() else float("nan"),
         )
-        self._key = tuple(np.array(a, copy=True) for a in key[:4]) + (cutoff,)
+        self._key = tuple(np.array(a, copy=True) for a in key) + (cutoff,)
         self.derived = {}
         return self._geometry
 
