@@ -12,11 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from . import kernels
 from .errors import InputError, OverlappingAtomsError
 from .units import MIN_DISTANCE
+
+
+#: Below this many atoms the cell-list search runs on one thread.
+_PARALLEL_MIN_ATOMS = 2000
 
 
 @dataclass
@@ -106,10 +111,16 @@ def neighbor_list(positions, cell, pbc, cutoff, self_interaction=False, check_ov
     bins = kernels.assign_bins(np.ascontiguousarray((frac - low) / span), n_bins)
     order = np.argsort(bins, kind="stable")
     bin_start = np.searchsorted(bins[order], np.arange(n_bins.prod() + 1)).astype(np.int64)
-    i, j, shifts, vectors, distances = kernels.cell_list_pairs(
-        positions, wrapped, wraps.astype(np.int64), np.ascontiguousarray(bin_cell), bins, order,
-        bin_start, n_bins, reach, pbc.copy(), float(cutoff), bool(self_interaction),
-    )
+    threads = numba.get_num_threads()
+    if n < _PARALLEL_MIN_ATOMS:  # thread start-up costs ~100x the work of a small cell
+        numba.set_num_threads(1)
+    try:
+        i, j, shifts, vectors, distances = kernels.cell_list_pairs(
+            positions, wrapped, wraps.astype(np.int64), np.ascontiguousarray(bin_cell), bins,
+            order, bin_start, n_bins, reach, pbc.copy(), float(cutoff), bool(self_interaction),
+        )
+    finally:
+        numba.set_num_threads(threads)
     if check_overlap and len(distances):
         close = distances < MIN_DISTANCE
         if self_interaction:

@@ -70,6 +70,19 @@ def broken_symmetries(potential) -> frozenset:
     return frozenset(broken)
 
 
+def coupling_range(potential) -> float:
+    """Distance (Å) beyond which the moments of two sites never share an energy term, so their
+    single-site ΔE's add up and they may be updated together.
+
+    A potential may declare ``coupling_range``; the safe default is 2 × ``receptive_field`` (a
+    site energy E_j depends on moments within the receptive field of j, so m_i and m_k meet in
+    some E_j only when |r_i − r_k| < 2 × receptive_field). For pair models it is the cutoff, for
+    on-site terms 0.
+    """
+    declared = getattr(potential, "coupling_range", None)
+    return float(2.0 * potential.receptive_field if declared is None else declared)
+
+
 def moment_limits(potential) -> dict:
     """Per-element largest valid |m| (μB) the potential declares, ``{}`` when unbounded."""
     return dict(getattr(potential, "max_moment", None) or {})
@@ -95,6 +108,7 @@ class SumPotential:
         self.cutoff = max(t.cutoff for t in terms)
         self.receptive_field = max(t.receptive_field for t in terms)
         self.spin_orbit = any(t.spin_orbit for t in terms)
+        self.coupling_range = max(coupling_range(t) for t in terms)
         self.broken_symmetries = frozenset().union(*(broken_symmetries(t) for t in terms))
         limits = {}
         for term in terms:
@@ -124,5 +138,6 @@ class SumPotential:
 
 __all__ = [
     "Potential", "LocalMomentPotential", "SumPotential", "SYMMETRIES", "broken_symmetries",
+    "coupling_range",
     "moment_limits", "ENERGY", "FORCES", "STRESS", "MAGNETIC_FORCES", "ENERGIES",
 ]

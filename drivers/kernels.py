@@ -1,0 +1,165 @@
+"""numba kernels of the drivers: pure array functions for Monte Carlo bookkeeping.
+
+Random numbers are never drawn here: callers draw uniforms in [0, 1) from a seeded
+``numpy.random.Generator`` and pass them in, so a run is reproducible and its generator state can
+be checkpointed. The kernels turn those uniforms into proposals, accept or reject, and update
+moments and running sums in place.
+
+Move codes (see :mod:`.montecarlo` for the physics):
+
+==========  =========  ==============================================================
+code        name       proposal m → m'
+==========  =========  ==============================================================
+0           uniform    m' = |m| û, û uniform on S²
+1           cone       m' = |m| û, û uniform on the cap of half-angle ``step`` around m̂
+2           flip       m' = −m
+3           magnitude  m' = (|m| + δ) m̂, δ uniform in [−step, step]; a signed length along
+                       the fixed axis m̂, so the proposal is symmetric on that line and the
+                       d³m = m² dm dΩ measure enters as the Jacobian (m'/m)²
+==========  =========  ==============================================================
+"""
+
+import numba as nb
+import numpy as np
+
+UNIFORM = 0
+CONE = 1
+FLIP = 2
+MAGNITUDE = 3
+MOVE_NAMES = ("uniform", "cone", "flip", "magnitude")
+
+
+@nb.njit(cache=True)
+def greedy_colouring(first, neighbours, order):
+    """Colour sites so that no two coupled sites share a colour (greedy, in ``order``).
+
+    first : (N + 1,) CSR offsets; neighbours : (P,) coupled sites of each site (rows of site s
+    at first[s]:first[s+1]; self-images allowed and ignored); order : (N,) visiting order.
+    Returns colours (N,) int64 in 0..n_colours−1.
+    """
+    n = first.shape[0] - 1
+    colours = np.full(n, -1, dtype=np.int64)
+    used = np.full(n + 1, -1, dtype=np.int64)  # used[c] == s: colour c taken by a neighbour of s
+    for s in order:
+        for p in range(first[s], first[s + 1]):
+            c = colours[neighbours[p]]
+            if c >= 0:
+                used[c] = s
+        c = 0
+        while used[c] == s:
+            c += 1
+        colours[s] = c
+    return colours
+
+
+@nb.njit(cache=True, inline="always")
+def _frame(x, y, z):
+    """Orthonormal e1, e2 completing the unit vector (x, y, z)."""
+    if abs(x) < 0.9:
+        hx, hy, hz = 1.0, 0.0, 0.0
+    else:
+        hx, hy, hz = 0.0, 1.0, 0.0
+    e1x, e1y, e1z = hy * z - hz * y, hz * x - hx * z, hx * y - hy * x
+    norm = np.sqrt(e1x * e1x + e1y * e1y + e1z * e1z)
+    e1x, e1y, e1z = e1x / norm, e1y / norm, e1z / norm
+    return e1x, e1y, e1z, y * e1z - z * e1y, z * e1x - x * e1z, x * e1y - y * e1x
+
+
+@nb.njit(cache=True)
+def propose(moments, sites, moves, steps, max_moment, uniforms, new_moments, log_weights):
+    """Turn uniforms into proposals for ``sites``.
+
+    moments : (N, 3) μB; sites : (K,); moves : (K,) move codes; steps : (4,) step of each move
+    type (cone: half-angle in rad; magnitude: μB); max_moment : (K,) largest allowed |m'| of each
+    site (inf: none); uniforms : (K, 3) in [0, 1).
+    Writes new_moments (K, 3) and log_weights (K,): the log of the proposal-measure factor in the
+    acceptance ratio (2 ln|m'/m| for magnitude moves; −inf for a proposal outside the range).
+    """
+    for k in range(sites.shape[0]):
+        s = sites[k]
+        mx, my, mz = moments[s, 0], moments[s, 1], moments[s, 2]
+        size = np.sqrt(mx * mx + my * my + mz * mz)
+        log_weights[k] = 0.0
+        move = moves[k]
+        if move == FLIP:
+            new_moments[k, 0], new_moments[k, 1], new_moments[k, 2] = -mx, -my, -mz
+            continue
+        if size > 0.0:
+            ux, uy, uz = mx / size, my / size, mz / size
+        else:  # no direction: any axis will do (a measure-zero event)
+            ux, uy, uz = 0.0, 0.0, 1.0
+        if move == MAGNITUDE:
+            signed = size + steps[MAGNITUDE] * (2.0 * uniforms[k, 0] - 1.0)
+            new_moments[k, 0], new_moments[k, 1], new_moments[k, 2] = signed * ux, signed * uy, \
+                signed * uz
+            if abs(signed) > max_moment[k]:
+                log_weights[k] = -np.inf
+            elif size > 0.0:
+                log_weights[k] = 2.0 * (np.log(abs(signed)) - np.log(size))
+            else:
+                log_weights[k] = np.inf
+            continue
+        if move == UNIFORM:
+            cos_t = 2.0 * uniforms[k, 0] - 1.0
+        else:  # CONE: cos θ uniform in [cos step, 1]
+            cos_t = 1.0 - uniforms[k, 0] * (1.0 - np.cos(steps[CONE]))
+        sin_t = np.sqrt(max(0.0, 1.0 - cos_t * cos_t))
+        phi = 2.0 * np.pi * uniforms[k, 1]
+        e1x, e1y, e1z, e2x, e2y, e2z = _frame(ux, uy, uz)
+        c1, c2 = sin_t * np.cos(phi), sin_t * np.sin(phi)
+        new_moments[k, 0] = size * (cos_t * ux + c1 * e1x + c2 * e2x)
+        new_moments[k, 1] = size * (cos_t * uy + c1 * e1y + c2 * e2y)
+        new_moments[k, 2] = size * (cos_t * uz + c1 * e1z + c2 * e2z)
+
+
+@nb.njit(cache=True)
+def metropolis_accept(delta_e, log_weights, beta, uniforms, accepted):
+    """Metropolis–Hastings: accept k when u_k < exp(−β ΔE_k + log_weights_k).
+
+    delta_e : (K,) eV; beta : 1/(k_B T), 1/eV (inf: accept only ΔE ≤ 0); uniforms : (K,).
+    Writes accepted (K,) bool.
+    """
+    for k in range(delta_e.shape[0]):
+        if log_weights[k] == -np.inf or not np.isfinite(delta_e[k]):
+            accepted[k] = False
+            continue
+        if delta_e[k] <= 0.0 and log_weights[k] >= 0.0:
+            accepted[k] = True
+            continue
+        exponent = log_weights[k] - beta * delta_e[k] if delta_e[k] != 0.0 else log_weights[k]
+        accepted[k] = np.log(uniforms[k]) < exponent
+
+
+@nb.njit(cache=True)
+def apply_accepted(moments, sites, new_moments, accepted, delta_e, moves, magnetisation,
+                   counts):
+    """Write accepted proposals into ``moments`` (in place) and update running sums.
+
+    magnetisation : (3,) Σ_i m_i, updated in place; counts : (n_moves, 2) proposed / accepted
+    per move type, updated in place. Returns the total energy change of the accepted moves (eV).
+    """
+    total = 0.0
+    for k in range(sites.shape[0]):
+        counts[moves[k], 0] += 1
+        if not accepted[k]:
+            continue
+        counts[moves[k], 1] += 1
+        s = sites[k]
+        for c in range(3):
+            magnetisation[c] += new_moments[k, c] - moments[s, c]
+            moments[s, c] = new_moments[k, c]
+        total += delta_e[k]
+    return total
+
+
+@nb.njit(cache=True)
+def choose_moves(probabilities, uniforms):
+    """Move code of each proposal from cumulative ``probabilities`` (n_moves,) and uniforms (K,)."""
+    cumulative = np.cumsum(probabilities)
+    out = np.empty(uniforms.shape[0], dtype=np.int64)
+    for k in range(uniforms.shape[0]):
+        m = 0
+        while m < cumulative.shape[0] - 1 and uniforms[k] >= cumulative[m] * (1.0 / cumulative[-1]):
+            m += 1
+        out[k] = m
+    return out

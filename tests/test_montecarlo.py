@@ -1,0 +1,156 @@
+"""Metropolis moment MC against exact single-spin statistics (DESIGN §6 rung 3).
+
+Tolerances: each estimate is compared with the exact value within 4 standard errors, the error
+bars from the integrated autocorrelation time of per-sweep averages (a false failure rate of
+~6e-5 per assertion for Gaussian errors). Seeds are fixed, so the tests are deterministic.
+"""
+
+import numpy as np
+import pytest
+from scipy import integrate
+
+from spinlattice.analysis.statistics import mean_and_error
+from spinlattice.drivers.montecarlo import MoveSet, run_chain
+from spinlattice.potential import SumPotential
+from spinlattice.potentials import Landau, UniaxialAnisotropy, Zeeman
+from spinlattice.state import SpinLatticeState
+from spinlattice.units import K_B, MU_B
+
+N_SPINS = 64
+
+
+def free_spins(moment=2.0, n=N_SPINS):
+    """n non-interacting moments along z (on-site terms only, no neighbours)."""
+    positions = np.arange(n)[:, None] * np.array([[3.0, 0, 0]])
+    return SpinLatticeState(positions=positions, numbers=[26] * n, cell=np.zeros((3, 3)),
+                            pbc=False, moments=np.tile([0.0, 0.0, moment], (n, 1)))
+
+
+def langevin(x):
+    return 1 / np.tanh(x) - 1 / x
+
+
+@pytest.mark.parametrize("weights", [{"uniform": 1.0}, {"cone": 1.0},
+                                     {"cone": 0.5, "uniform": 0.3, "flip": 0.2}])
+def test_langevin_single_spin_in_field(weights):
+    m0, temperature, x = 2.0, 10.0, 2.0
+    field = x * K_B * temperature / (MU_B * m0)  # tesla, so that μ_B m B / k_B T = x
+    state = free_spins(m0)
+    chain, samples = run_chain(Zeeman([0, 0, field]), state, temperature, 1500,
+                               np.random.default_rng(7), moves=MoveSet(weights=weights),
+                               n_equilibration=100)
+    cos_theta = samples.magnetisation[:, 2] / (N_SPINS * m0)
+    mean, err = mean_and_error(cos_theta)
+    assert abs(mean - langevin(x)) < 4 * err, (mean, err, langevin(x))
+    assert err < 0.01
+    # the running energy equals a fresh evaluation
+    final = Zeeman([0, 0, field]).compute(state.replace(moments=chain.moments))["energy"]
+    assert chain.energy == pytest.approx(final, abs=1e-10)
+    assert np.allclose(np.linalg.norm(chain.moments, axis=1), m0, atol=1e-12)
+
+
+def test_uniaxial_anisotropy_histogram():
+    m0, temperature, K = 2.0, 50.0, 2e-3  # a = βK m² ≈ 1.86
+    a = K * m0**2 / (K_B * temperature)
+    cos_values = []
+    run_chain(UniaxialAnisotropy({"Fe": [K, 0.0]}), free_spins(m0), temperature, 1200,
+              np.random.default_rng(11), moves=MoveSet(weights={"uniform": 1.0}),
+              n_equilibration=50, on_sample=lambda c: cos_values.append(c.moments[:, 2] / m0))
+    # P(c) ∝ exp(a c²) on c = cos θ ∈ [−1, 1] (dΩ ∝ dc)
+    weight = lambda u: np.exp(a * u * u)
+    z = integrate.quad(weight, -1, 1)[0]
+    edges = np.linspace(-1, 1, 11)
+    expected = np.array([integrate.quad(weight, lo, hi)[0] / z
+                         for lo, hi in zip(edges[:-1], edges[1:])])
+    per_sweep = np.array([np.histogram(v, edges)[0] / v.size for v in cos_values])
+    for b in range(10):
+        mean, err = mean_and_error(per_sweep[:, b])
+        assert abs(mean - expected[b]) < 4 * err, (b, mean, expected[b], err)
+
+
+def test_landau_magnitude_distribution_includes_jacobian():
+    # E = A m² + B m⁴ with its minimum at m² = −A/2B = 4 μB²; P(m) dm ∝ m² exp(−E/kT) dm
+    A, B, temperature = -0.04, 0.005, 300.0
+    beta = 1 / (K_B * temperature)
+    sizes = []
+    run_chain(Landau({"Fe": [A, B, 0.0]}), free_spins(2.0), temperature, 1400,
+              np.random.default_rng(5), n_equilibration=100,
+              moves=MoveSet(weights={"magnitude": 1.0, "uniform": 1.0}, fixed_length=False),
+              on_sample=lambda c: sizes.append(np.linalg.norm(c.moments, axis=1)))
+    sizes = np.array(sizes)
+
+    def average(k, jacobian=2):
+        w = lambda m: m**jacobian * np.exp(-beta * (A * m**2 + B * m**4))
+        return integrate.quad(lambda m: m**k * w(m), 0, 10)[0] / integrate.quad(w, 0, 10)[0]
+
+    for k in (1, 2):
+        mean, err = mean_and_error((sizes**k).mean(axis=1))
+        assert abs(mean - average(k)) < 4 * err, (k, mean, err, average(k))
+    # the test can tell the d³m measure from a plain dm one (no Jacobian)
+    mean, err = mean_and_error(sizes.mean(axis=1))
+    assert abs(average(1, jacobian=0) - mean) > 20 * err
+
+
+def _heisenberg_chain_state(rng):
+    from ase.build import bulk
+    atoms = bulk("Fe", "bcc", a=2.83, cubic=True).repeat(3)
+    m = rng.normal(size=(len(atoms), 3))
+    return SpinLatticeState.from_atoms(atoms, moments=2.2 * m / np.linalg.norm(m, axis=1)[:, None])
+
+
+def _exchange():
+    from spinlattice.potentials import Heisenberg, ShellTable
+    return SumPotential(Heisenberg(ShellTable({("Fe", "Fe"): [(2.45, 4e-3), (2.83, 2e-3)]})),
+                        Zeeman([0, 0, 5.0]))
+
+
+def test_checkpoint_resume_equals_uninterrupted(tmp_path):
+    state = _heisenberg_chain_state(np.random.default_rng(1))
+    pot = _exchange()
+    moves = lambda: MoveSet(weights={"cone": 0.8, "uniform": 0.2})
+    full_chain, full = run_chain(pot, state, 300.0, 30, np.random.default_rng(42), moves=moves(),
+                                 n_equilibration=10)
+    path = tmp_path / "chain.npz"
+    run_chain(pot, state, 300.0, 12, np.random.default_rng(42), moves=moves(), n_equilibration=10,
+              checkpoint=path, checkpoint_every=4)  # "interrupted" after 22 of 40 sweeps
+    chain, resumed = run_chain(pot, state, 300.0, 30, np.random.default_rng(999), moves=moves(),
+                               n_equilibration=10, checkpoint=path, checkpoint_every=4)
+    np.testing.assert_array_equal(resumed.energy, full.energy)
+    np.testing.assert_array_equal(resumed.magnetisation, full.magnetisation)
+    np.testing.assert_array_equal(chain.moments, full_chain.moments)
+    # the running energy has not drifted from a full evaluation
+    exact = pot.compute(state.replace(moments=chain.moments))["energy"]
+    assert chain.energy == pytest.approx(exact, abs=1e-9)
+
+
+def test_damaged_checkpoint_is_a_clear_error(tmp_path):
+    from spinlattice.errors import FileFormatError
+    path = tmp_path / "chain.npz"
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(FileFormatError, match="not a readable Monte Carlo checkpoint"):
+        run_chain(_exchange(), _heisenberg_chain_state(np.random.default_rng(1)), 300.0, 2,
+                  np.random.default_rng(0), checkpoint=path)
+
+
+def test_colours_are_independent_sets():
+    from spinlattice.drivers.montecarlo import colour_sites
+    from spinlattice.neighbors import state_neighbor_list
+    from spinlattice.potential import coupling_range
+    state = _heisenberg_chain_state(np.random.default_rng(2))
+    pot = _exchange()
+    colours = colour_sites(pot, state, np.random.default_rng(0))
+    assert sorted(np.concatenate(colours).tolist()) == list(range(state.n_atoms))
+    nl = state_neighbor_list(state, coupling_range(pot))
+    label = np.empty(state.n_atoms, dtype=int)
+    for c, sites in enumerate(colours):
+        label[sites] = c
+    coupled = nl.i != nl.j
+    assert np.all(label[nl.i[coupled]] != label[nl.j[coupled]])
+
+
+def test_bad_moves():
+    from spinlattice.errors import InputError
+    with pytest.raises(InputError, match="unknown MC move"):
+        MoveSet(weights={"teleport": 1.0})
+    with pytest.raises(InputError, match="fixed_length=False"):
+        MoveSet(weights={"magnitude": 1.0})
