@@ -9,12 +9,13 @@ with C = 0). The unit of C is set by the term that uses it (eV/μB² for J and D
   TB2J / UppASD give). Flat within ±``tolerance`` of the shell distance and tapered to zero by a
   C² step over ``taper`` beyond it, so the energy stays continuous if an atom leaves its shell;
   inside the flat part dC/dr = 0 (a rigid-lattice model: it exerts no lattice forces there).
-* :class:`BetheSlater` — J(r) = 4α (r/δ)² [1 − γ (r/δ)²] exp(−(r/δ)²) · S(r), the Bethe–Slater
-  curve as parametrised for spin-lattice dynamics (Kaneyoshi's form, used by Tranchida et al.,
-  J. Comput. Phys. 372, 406 (2018), and SPILADY, Ma & Dudarev), with the C² switch S of
-  :func:`~.pairs.smooth_cutoff` from ``cutoff − taper`` to ``cutoff``.
-* :class:`CubicDecay` — J(r) = J₀ (1 − r/r_c)³ for r < r_c (Ma, Woo & Dudarev, Phys. Rev. B 78,
-  024434 (2008)); C² at r_c by construction.
+* :class:`BetheSlater` — J(r) = 4α (r/δ)² [1 − γ (r/δ)²] exp(−(r/δ)²) · S(r), a Bethe–Slater
+  curve in the form used for spin-lattice dynamics by Tranchida, Plimpton, Thibaudeau & Thompson, J. Comput. Phys. 372,
+  406 (2018) (LAMMPS SPIN), with the C² switch S of :func:`~.pairs.smooth_cutoff` from
+  ``cutoff − taper`` to ``cutoff`` instead of a hard cutoff.
+* :class:`CubicDecay` — J(r) = J₀ (1 − r/r_c)³ for r < r_c, the exchange function of the
+  spin-lattice dynamics of Ma, Woo & Dudarev, Phys. Rev. B 78, 024434 (2008) (SPILADY); C² at r_c
+  by construction.
 """
 
 from __future__ import annotations
