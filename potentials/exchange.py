@@ -132,8 +132,8 @@ class BulkDMI(_ExchangeTerm):
     broken_symmetries = frozenset({"inversion"})
 
     def _kernel_coupling(self, geometry):
-        c, _ = self.coupling_values(geometry)
-        return c / geometry.distances
+        return self.derived(geometry, "coupling_over_r",
+                            lambda g: self.coupling_values(g)[0] / g.distances)
 
     def _pair_arrays(self, g, moments, gradients):
         c, dc = self.coupling_values(g)
