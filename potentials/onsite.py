@@ -51,6 +51,7 @@ class SiteTerm:
 
     cutoff = 0.0
     receptive_field = 0.0
+    coupling_range = 0.0
     spin_orbit = False
     broken_symmetries = frozenset()
     kernel_kind = None

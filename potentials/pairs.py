@@ -250,6 +250,11 @@ class PairTerm:
     def receptive_field(self):
         return self.cutoff
 
+    @property
+    def coupling_range(self):
+        """Moments of two sites share an energy term only within the cutoff (Å)."""
+        return self.cutoff
+
     def geometry(self, state) -> PairGeometry:
         """Pair geometry of ``state`` within the cutoff (cached while positions are unchanged)."""
         self.table.check_species(state.numbers, repr(self))
