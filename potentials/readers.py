@@ -135,9 +135,8 @@ def shell_table_from_bonds(bonds, max_distance=None, resolution=0.01, tolerance=
 _BOND = re.compile(
     r"^\s*(?P<a>[A-Za-z]+\d*)\s+(?P<b>[A-Za-z]+\d*)\s+\(\s*(?P<R>[^)]*)\)\s+(?P<J>\S+)\s+"
     r"\((?P<vec>[^)]*)\)\s+(?P<d>\S+)\s*$")
-_BOND_START = re.compile(r"^\s*[A-Za-z]+\d*\s+[A-Za-z]+\d*\s+\(")
+_BOND_START = re.compile(r"^\s*[A-Z][a-z]?\d+(\s|$)")  # an atom label such as "Fe1" opens a bond
 _UNIT = re.compile(r"J_iso\((?P<unit>[^)]*)\)")
-_IGNORED = ("[Experimental", "---", "Orbital", "[", "]")
 
 
 def _floats(tokens, path, lineno, what, count=None):
@@ -166,8 +165,9 @@ def read_tb2j_bonds(path, vector_tolerance=0.02):
     Reads the ``Cell (Angstrom)``, ``Atoms`` (collinear ``w_magmom`` or vector ``M(x) M(y)
     M(z)`` columns) and ``Exchange`` sections; every bond line must be followed by its
     ``J_iso:`` line (a file cut after a bond is reported as truncated) and its printed vector
-    must match the cell and positions within ``vector_tolerance`` Å. DMI / anisotropic lines
-    are skipped.
+    must match the cell and positions within ``vector_tolerance`` Å. Every line starting with an
+    atom label opens a bond and must parse; DMI, anisotropic-exchange and orbital-decomposition
+    lines are skipped.
     """
     path = os.fspath(path)
     with open(path) as handle:
@@ -214,8 +214,6 @@ def read_tb2j_bonds(path, vector_tolerance=0.02):
                 if pending is None or abs(value - pending[1]) > 1e-9 * max(1.0, abs(value)):
                     raise FileFormatError(f"{path}:{lineno}: J_iso line does not match its bond")
                 pending = None
-            elif stripped.startswith(_IGNORED):
-                pass
             elif _BOND_START.match(line):
                 if pending is not None:
                     raise FileFormatError(f"{path}:{pending[0]}: bond without its J_iso line")
@@ -229,9 +227,8 @@ def read_tb2j_bonds(path, vector_tolerance=0.02):
                 vector = _floats(match.group("vec").split(","), path, lineno, "bond vector", 3)
                 bonds.append((lineno, match.group("a"), match.group("b"), shift, value, vector))
                 pending = (lineno, value)
-            else:
-                raise FileFormatError(f"{path}:{lineno}: unexpected line in the Exchange "
-                                      f"section: {stripped!r}")
+            # other lines of a bond block (DMI, J_ani, orbital decompositions, separators) are
+            # not read
         k += 1
     if pending is not None:
         raise FileFormatError(f"{path}:{pending[0]}: file truncated after a bond (no J_iso line)")
