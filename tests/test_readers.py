@@ -239,3 +239,39 @@ def test_heisenberg_from_reader_is_a_potential():
     model = read_tb2j(ABACUS, max_distance=3.0)
     assert isinstance(model, Heisenberg) and not model.spin_orbit
     assert model.cutoff == pytest.approx(2.866 + 0.1, abs=1e-3)
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "fe_exchange_tb2j"
+
+
+@pytest.mark.parametrize("name, n_bonds, species, j1_mev", [
+    ("Abacus_Fe_no_SOC", 1370, "Fe", 18.6873),
+    ("Siesta_bccFe", 240, "Fe", 17.9376),
+    ("Siesta_hcpCo", 632, "Co", None),
+    ("Wannier_FeO_QE_Wannier90", 498, "Fe", None),  # orbital-contribution blocks
+    ("Siesta_BiFeO3", 52, "Fe", None),              # vector moments, Bi/Fe/O atoms
+    ("Wannier_bccFe_QE_Wannier90", 644, "Fe", None),
+])
+def test_every_shared_tb2j_file_parses(name, n_bonds, species, j1_mev):
+    path = SHARED / f"{name}.exchange.out"
+    if not path.exists():
+        pytest.skip("shared data folder not available")
+    bonds = read_tb2j_bonds(path)
+    assert len(bonds.i) == n_bonds
+    assert {bonds.labels[k][:2] for k in np.unique(np.r_[bonds.i, bonds.j])} == {species}
+    if j1_mev is not None:
+        assert bonds.exchange[0] == pytest.approx(j1_mev * MEV)
+    model = quiet(read_tb2j, path, max_distance=6.0)
+    assert isinstance(model, Heisenberg) and model.cutoff <= 6.2
+
+
+def test_feo_superexchange_is_antiferromagnetic():
+    path = SHARED / "Wannier_FeO_QE_Wannier90.exchange.out"
+    if not path.exists():
+        pytest.skip("shared data folder not available")
+    bonds = read_tb2j_bonds(path)
+    fe = bonds.numbers == 26
+    np.testing.assert_allclose(bonds.moments[fe], [3.6402, 3.6424])
+    shells = list(read_tb2j(path, max_distance=4.5).coupling.shells().values())[0]
+    (r1, j1), (r2, j2) = shells
+    assert r2 == pytest.approx(4.334, abs=1e-3) and j2 < 0 and abs(j2) > 100 * abs(j1)
