@@ -4,8 +4,8 @@ Analytic terms (each a ``Potential`` with ``local_energy_changes``; compose with
 ``spinlattice.potential.SumPotential``):
 
 - pair lattice term: :class:`Morse`
-- exchange: :class:`Heisenberg`, :class:`Biquadratic`, :class:`BulkDMI` with couplings
-  :class:`ShellTable`, :class:`BetheSlater`, :class:`CubicDecay`
+- exchange: :class:`Heisenberg`, :class:`Biquadratic`, :class:`BulkDMI`, :class:`InterfacialDMI`
+  with couplings :class:`ShellTable`, :class:`BetheSlater`, :class:`CubicDecay`
 - on-site: :class:`Landau`, :class:`UniaxialAnisotropy`, :class:`CubicAnisotropy`
 - field: :class:`Zeeman`
 - readers: :func:`read_tb2j`, :func:`read_uppasd`
@@ -14,12 +14,14 @@ Conventions (exchange counted once per pair, units) are in docs/conventions.md.
 """
 
 from .couplings import BetheSlater, CubicDecay, ShellTable
-from .exchange import Biquadratic, BulkDMI, Heisenberg
+from .exchange import Biquadratic, BulkDMI, Heisenberg, InterfacialDMI
 from .field import Zeeman
 from .onsite import CubicAnisotropy, Landau, UniaxialAnisotropy
 from .pair import Morse
+from .readers import read_tb2j, read_uppasd
 
 __all__ = [
     "Morse", "Heisenberg", "Biquadratic", "BulkDMI", "ShellTable", "BetheSlater", "CubicDecay",
-    "Landau", "UniaxialAnisotropy", "CubicAnisotropy", "Zeeman",
+    "InterfacialDMI", "Landau", "UniaxialAnisotropy", "CubicAnisotropy", "Zeeman", "read_tb2j",
+    "read_uppasd",
 ]

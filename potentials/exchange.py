@@ -5,6 +5,7 @@ Conventions (spinlattice's; see docs/conventions.md for other codes):
     Heisenberg     E = −Σ_{i<j} J(r_ij) m_i·m_j           J in eV/μB², m in μB
     biquadratic    E = −Σ_{i<j} K(r_ij) (m_i·m_j)²         K in eV/μB⁴
     DMI (bulk)     E =  Σ_{i<j} D(r_ij) r̂_ij·(m_i × m_j)   D in eV/μB², r̂_ij = (r_j − r_i)/r_ij
+    DMI (film)     E =  Σ_{i<j} D(r_ij) (n × r̂_ij)·(m_i × m_j)   n: film normal
 
 Each pair of atoms (each periodic image pair) counts **once**; a dimer has E = −J m₁·m₂.
 J > 0 is ferromagnetic. Moments are full vectors (not unit vectors), so the exchange also acts
@@ -18,7 +19,7 @@ couples spins to the lattice: forces and stress include −J'(r) m_i·m_j r̂_ij
 Symmetry: Heisenberg and biquadratic exchange are invariant under any rotation of all moments
 (``spin_orbit = False``). Bulk DMI couples spin to space (``spin_orbit = True``) and is odd under
 inversion (``broken_symmetries = {"inversion"}``); it stays invariant under joint rotations and
-time reversal.
+time reversal. Interfacial DMI also breaks joint rotations (fixed normal).
 """
 
 from __future__ import annotations
@@ -122,33 +123,83 @@ class BulkDMI(_ExchangeTerm):
     contributes once whichever way it is listed. D in eV/μB² (per pair, moments in μB).
     Breaks inversion and spin rotation (SOC); even under time reversal.
 
-    Pair arrays with f = D(r)/r, c = m_i × m_j, t = D·c: e = f t,
-    ∂e/∂D = (f'(r) t / r) D + f c with f' = D'/r − D/r², ∂e/∂m_i = f m_j × D,
-    ∂e/∂m_j = f D × m_i.
+    Written with a bond axis a_p = ``_axis(D_p)`` (a = D for the bulk form, linear in D):
+    with f = D(r)/r, c = m_i × m_j, t = a·c: e = f t, ∂e/∂D = (f'(r) t / r) D + f ∂t/∂D with
+    f' = D'/r − D/r², ∂e/∂m_i = f m_j × a, ∂e/∂m_j = f a × m_i.
     """
 
     kernel_kind = kernels.DMI
     spin_orbit = True
     broken_symmetries = frozenset({"inversion"})
 
+    def _axis(self, vectors):
+        """Bond axis a(D) (P, 3), linear in D (the DMI vector is D(r)/r · a)."""
+        return vectors
+
+    def _axis_gradient(self, cross):
+        """∂(a·c)/∂D (P, 3) for c = m_i × m_j."""
+        return cross
+
     def _kernel_coupling(self, geometry):
         return self.derived(geometry, "coupling_over_r",
                             lambda g: self.coupling_values(g)[0] / g.distances)
+
+    def local_energy_changes(self, state, sites, new_moments):
+        """ΔE_k (eV), (K,), of m[sites[k]] → new_moments[k] (K, 3), each alone (numba)."""
+        g = self.geometry(state)
+        sites = np.ascontiguousarray(sites, dtype=np.int64)
+        new_moments = np.ascontiguousarray(new_moments, dtype=np.float64).reshape(-1, 3)
+        if sites.shape[0] != new_moments.shape[0]:
+            raise InputError(f"{sites.shape[0]} sites but {new_moments.shape[0]} new moments")
+        axes = self.derived(g, "axes", lambda g: np.ascontiguousarray(self._axis(g.vectors)))
+        return kernels.pair_energy_changes(
+            self.kernel_kind, g.first, g.j, np.ascontiguousarray(self._kernel_coupling(g)),
+            axes, np.ascontiguousarray(state.moments), sites, new_moments)
 
     def _pair_arrays(self, g, moments, gradients):
         c, dc = self.coupling_values(g)
         r = g.distances
         f = c / r
+        axis = self._axis(g.vectors)
         mi, mj = moments[g.i], moments[g.j]
         cross = np.cross(mi, mj)
-        t = np.einsum("pk,pk->p", g.vectors, cross)
+        t = np.einsum("pk,pk->p", axis, cross)
         out = {"pair_energy": f * t}
         if gradients:
             df = dc / r - c / (r * r)
-            out["grad_vector"] = (df * t / r)[:, None] * g.vectors + f[:, None] * cross
-            out["grad_moment_i"] = f[:, None] * np.cross(mj, g.vectors)
-            out["grad_moment_j"] = f[:, None] * np.cross(g.vectors, mi)
+            out["grad_vector"] = (df * t / r)[:, None] * g.vectors \
+                + f[:, None] * self._axis_gradient(cross)
+            out["grad_moment_i"] = f[:, None] * np.cross(mj, axis)
+            out["grad_moment_j"] = f[:, None] * np.cross(axis, mi)
         return out
 
 
-__all__ = ["Heisenberg", "Biquadratic", "BulkDMI"]
+class InterfacialDMI(BulkDMI):
+    """E = Σ_{i<j} D(r_ij) (n × r̂_ij)·(m_i × m_j), the interfacial (Néel-type) DMI of a film
+    with normal n (normalised), D in eV/μB².
+
+    The DMI vector n × r̂_ij lies in the film plane, perpendicular to the bond. The fixed normal
+    breaks joint rotations as well as inversion and spin rotation.
+    """
+
+    broken_symmetries = frozenset({"inversion", "joint_rotation"})
+
+    def __init__(self, coupling, normal=(0.0, 0.0, 1.0)):
+        super().__init__(coupling)
+        normal = np.asarray(normal, dtype=np.float64).reshape(-1)
+        if normal.shape != (3,) or not np.all(np.isfinite(normal)) or np.linalg.norm(normal) < 1e-12:
+            raise InputError(f"interfacial DMI normal must be a non-zero 3-vector, got {normal!r}")
+        self.normal = normal / np.linalg.norm(normal)
+
+    def __repr__(self):
+        return f"InterfacialDMI({self.coupling!r}, normal={self.normal.tolist()})"
+
+    def _axis(self, vectors):
+        return np.cross(self.normal[None, :], vectors)
+
+    def _axis_gradient(self, cross):
+        # (n × D)·c = D·(c × n)
+        return np.cross(cross, self.normal[None, :])
+
+
+__all__ = ["Heisenberg", "Biquadratic", "BulkDMI", "InterfacialDMI"]

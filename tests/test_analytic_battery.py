@@ -12,8 +12,8 @@ from ase.build import bulk
 
 from spinlattice.potential import SumPotential
 from spinlattice.potentials import (
-    BetheSlater, Biquadratic, BulkDMI, CubicAnisotropy, CubicDecay, Heisenberg, Landau, Morse,
-    ShellTable, UniaxialAnisotropy, Zeeman,
+    BetheSlater, Biquadratic, BulkDMI, CubicAnisotropy, CubicDecay, Heisenberg, InterfacialDMI,
+    Landau, Morse, ShellTable, UniaxialAnisotropy, Zeeman,
 )
 from spinlattice.sphere import random_rotation
 from spinlattice.state import SpinLatticeState
@@ -62,6 +62,7 @@ TERMS = {
     "heisenberg_shells": Heisenberg(SHELLS),
     "biquadratic": Biquadratic(bethe_slater(1e-3)),
     "bulk_dmi": BulkDMI(bethe_slater(2e-3)),
+    "interfacial_dmi": InterfacialDMI(bethe_slater(2e-3), normal=(0.2, -0.3, 1.0)),
     "landau": Landau({"Fe": (-0.5, 0.05, 0.001), "Co": (-0.3, 0.08, 0.0)}),
     "uniaxial": UniaxialAnisotropy({"*": (1e-4, 2e-5)}, axis=(1.0, 1.0, 0.3)),
     "cubic": CubicAnisotropy({"Fe": (1e-4, 3e-5), "Co": (-5e-5, 1e-5)},
@@ -69,11 +70,12 @@ TERMS = {
     "zeeman": Zeeman((0.3, -2.0, 5.0)),
 }
 PAIR_TERMS = {"morse", "heisenberg_bethe_slater", "heisenberg_cubic_decay", "heisenberg_shells",
-              "biquadratic", "bulk_dmi"}
+              "biquadratic", "bulk_dmi", "interfacial_dmi"}
 SPIN_ROTATION_INVARIANT = {"morse", "heisenberg_bethe_slater", "heisenberg_cubic_decay",
                            "heisenberg_shells", "biquadratic", "landau"}
 EXPECTED_BROKEN = {
     "bulk_dmi": {"inversion", "spin_rotation"},
+    "interfacial_dmi": {"inversion", "joint_rotation", "spin_rotation"},
     "uniaxial": {"joint_rotation", "spin_rotation"},
     "cubic": {"joint_rotation", "spin_rotation"},
     "zeeman": {"time_reversal", "joint_rotation", "spin_rotation"},

@@ -6,8 +6,8 @@ from ase.build import bulk
 
 from spinlattice.potential import SumPotential
 from spinlattice.potentials import (
-    BetheSlater, Biquadratic, BulkDMI, CubicAnisotropy, CubicDecay, Heisenberg, Landau, Morse,
-    ShellTable, UniaxialAnisotropy, Zeeman,
+    BetheSlater, Biquadratic, BulkDMI, CubicAnisotropy, CubicDecay, Heisenberg, InterfacialDMI,
+    Landau, Morse, ShellTable, UniaxialAnisotropy, Zeeman,
 )
 from spinlattice.state import SpinLatticeState
 from spinlattice.units import MU_B
@@ -50,6 +50,11 @@ def test_biquadratic_and_dmi_dimers():
                                np.array([m2, m1]))
     assert dmi.compute(swapped)["energy"] == pytest.approx(3 * c)
     assert dmi.compute(dimer(r, m2, m1))["energy"] == pytest.approx(-3 * c)
+    # interfacial, normal z: D_12 = D(r) ẑ × x̂ = D(r) ŷ; m1 × m2 ∥ x̂ gives 0, a y-component counts
+    film = InterfacialDMI(coupling, normal=(0, 0, 2))
+    assert film.compute(dimer(r, m1, m2))["energy"] == pytest.approx(0.0, abs=1e-15)
+    a, b = np.array([0.0, 0.0, 1.5]), np.array([2.0, 0.0, 0.0])  # a × b = (0, 3, 0)
+    assert film.compute(dimer(r, a, b))["energy"] == pytest.approx(3 * c)
 
 
 def shells_j1_j2(j1, j2):
