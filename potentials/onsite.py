@@ -72,14 +72,17 @@ class SiteTerm:
     def site_parameters(self, numbers):
         """(N, P) parameter row of every atom; InputError for species without parameters."""
         if ANY_PAIR in self._rows:
-            return np.tile(self._extend(self._rows[ANY_PAIR]), (len(numbers), 1))
+            return np.ascontiguousarray(np.tile(self._extend(self._rows[ANY_PAIR]), (len(numbers), 1)))
         unknown = sorted(set(np.unique(numbers).tolist()) - set(self._rows))
         if unknown:
             raise InputError(f"{self._what} has no parameters for species "
                              f"{[species_symbol(z) for z in unknown]}; it knows "
                              f"{sorted(species_symbol(z) for z in self._rows)}")
-        table = {z: self._extend(row) for z, row in self._rows.items()}
-        return np.ascontiguousarray(np.stack([table[int(z)] for z in numbers]))
+        rows = {z: self._extend(row) for z, row in self._rows.items()}
+        table = np.zeros((119, len(next(iter(rows.values())))))
+        for z, row in rows.items():
+            table[z] = row
+        return np.ascontiguousarray(table[numbers])
 
     def _extend(self, row):
         """Per-species row → the row the kernel uses (subclasses append axes)."""
