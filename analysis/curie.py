@@ -1,0 +1,144 @@
+"""Curie temperature estimates from a temperature sweep, with uncertainties.
+
+Three independent estimates, compared:
+
+1. Power law below T_C: m(T) = A (T_C − T)^β fitted by weighted least squares inside a window of
+   temperatures; parametric bootstrap (resample m within its error bars, refit) for the errors.
+2. Binder cumulant crossing: U4(T) of two or more system sizes cross at T_C (finite-size scaling;
+   K. Binder, Z. Phys. B 43, 119 (1981)); errors by bootstrap of the U4 values.
+3. Peaks of the susceptibility χ(T) and heat capacity C_v(T) (parabola through the maximum and its
+   neighbours; these approach T_C from the finite-size-shifted side).
+
+:func:`compare_estimates` warns when they disagree beyond their combined errors.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy.optimize import brentq, curve_fit
+
+
+def _power_law(t, amplitude, t_c, beta):
+    return amplitude * np.clip(t_c - t, 1e-12, None) ** beta
+
+
+def _fit_once(t, m, err, guess):
+    popt, _ = curve_fit(_power_law, t, m, p0=guess, sigma=err, absolute_sigma=True,
+                        bounds=([0.0, t.max() + 1e-9, 0.01], [np.inf, np.inf, 2.0]), maxfev=20000)
+    return popt
+
+
+def fit_power_law(temperatures, magnetisation, errors, window=None, n_bootstrap=200, rng=None):
+    """Fit m = A (T_C − T)^β to points with window[0] ≤ T ≤ window[1].
+
+    temperatures (K), magnetisation and errors (same units, e.g. μB/site) are (n,) arrays; at
+    least 4 points must fall inside the window and T_C is constrained above the largest of them.
+    Returns dict with T_C, T_C_err, beta, beta_err, amplitude, window, n_points, chi2_per_dof.
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    t = np.asarray(temperatures, dtype=float)
+    m = np.asarray(magnetisation, dtype=float)
+    err = np.maximum(np.asarray(errors, dtype=float), 1e-12)
+    lo, hi = (t.min(), t.max()) if window is None else window
+    inside = (t >= lo) & (t <= hi)
+    if inside.sum() < 4:
+        raise ValueError(f"the power-law fit needs ≥ 4 temperatures in the window {lo}–{hi} K, "
+                         f"got {int(inside.sum())}")
+    t, m, err = t[inside], m[inside], err[inside]
+    guess = (m.max() / (0.3 * t.max()) ** 0.35, 1.1 * t.max(), 0.35)
+    amplitude, t_c, beta = _fit_once(t, m, err, guess)
+    boot = []
+    for _ in range(n_bootstrap):
+        try:
+            boot.append(_fit_once(t, m + err * rng.standard_normal(m.shape), err,
+                                  (amplitude, t_c, beta)))
+        except RuntimeError:
+            continue
+    boot = np.array(boot)
+    chi2 = float(np.sum(((m - _power_law(t, amplitude, t_c, beta)) / err) ** 2))
+    return {"T_C": float(t_c), "T_C_err": float(boot[:, 1].std(ddof=1)), "beta": float(beta),
+            "beta_err": float(boot[:, 2].std(ddof=1)), "amplitude": float(amplitude),
+            "window": [float(lo), float(hi)], "n_points": int(inside.sum()),
+            "chi2_per_dof": chi2 / max(1, len(t) - 3)}
+
+
+def _crossing(t, u_a, u_b):
+    """Temperature where two piecewise-linear curves on the same grid cross (first sign change
+    of U_a − U_b), or None."""
+    d = u_a - u_b
+    for k in range(len(t) - 1):
+        if d[k] == 0:
+            return float(t[k])
+        if d[k] * d[k + 1] < 0:
+            f = lambda x: np.interp(x, t[k:k + 2], d[k:k + 2])
+            return float(brentq(f, t[k], t[k + 1]))
+    return None
+
+
+def binder_crossing(temperatures, binder_by_size, errors_by_size, n_bootstrap=200, rng=None):
+    """T_C from crossings of U4(T) curves of different sizes (all on one temperature grid).
+
+    binder_by_size, errors_by_size : dict size → (n,) U4 and its error. Every pair of sizes
+    gives a crossing; the estimate is their mean, the error the bootstrap spread (resampling U4
+    within its errors). Returns dict with T_C_binder, T_C_binder_err, crossings, or None values
+    when the curves do not cross in the range.
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    t = np.asarray(temperatures, dtype=float)
+    order = np.argsort(t)
+    t = t[order]
+    sizes = sorted(binder_by_size)
+    if len(sizes) < 2:
+        raise ValueError("a Binder crossing needs at least two system sizes")
+    u = {s: np.asarray(binder_by_size[s], dtype=float)[order] for s in sizes}
+    e = {s: np.asarray(errors_by_size[s], dtype=float)[order] for s in sizes}
+    pairs = [(a, b) for k, a in enumerate(sizes) for b in sizes[k + 1:]]
+
+    def estimate(curves):
+        found = [_crossing(t, curves[a], curves[b]) for a, b in pairs]
+        found = [x for x in found if x is not None]
+        return (float(np.mean(found)) if found else None), found
+
+    t_c, crossings = estimate(u)
+    if t_c is None:
+        return {"T_C_binder": None, "T_C_binder_err": None, "crossings": []}
+    boot = [estimate({s: u[s] + e[s] * rng.standard_normal(t.shape) for s in sizes})[0]
+            for _ in range(n_bootstrap)]
+    boot = np.array([b for b in boot if b is not None])
+    return {"T_C_binder": t_c, "T_C_binder_err": float(boot.std(ddof=1)) if len(boot) > 1
+            else None, "crossings": crossings}
+
+
+def peak_temperature(temperatures, values):
+    """Temperature of the maximum of ``values`` (n,): vertex of the parabola through the largest
+    point and its two neighbours (the grid point itself at an end of the range)."""
+    t = np.asarray(temperatures, dtype=float)
+    order = np.argsort(t)
+    t, y = t[order], np.asarray(values, dtype=float)[order]
+    k = int(np.argmax(y))
+    if k == 0 or k == len(t) - 1:
+        return float(t[k])
+    a, b, _ = np.polyfit(t[k - 1:k + 2], y[k - 1:k + 2], 2)
+    return float(np.clip(-b / (2 * a), t[k - 1], t[k + 1])) if a < 0 else float(t[k])
+
+
+def compare_estimates(estimates, n_sigma=3.0, spread=None):
+    """Warn (``UserWarning``) and return messages for pairs of T_C estimates that disagree.
+
+    estimates : dict name → (value, error or None); a None error uses ``spread`` (K), e.g. the
+    temperature grid spacing, for peak positions. Returns the list of messages.
+    """
+    items = [(k, v, e if e is not None else spread) for k, (v, e) in estimates.items()
+             if v is not None]
+    messages = []
+    for i, (na, va, ea) in enumerate(items):
+        for nb, vb, eb in items[i + 1:]:
+            sigma = np.hypot(ea or 0.0, eb or 0.0)
+            if sigma > 0 and abs(va - vb) > n_sigma * sigma:
+                msg = (f"T_C estimates disagree: {na} = {va:.1f} K vs {nb} = {vb:.1f} K "
+                       f"(difference {abs(va - vb):.1f} K > {n_sigma:g} × {sigma:.1f} K)")
+                messages.append(msg)
+                warnings.warn(msg, stacklevel=2)
+    return messages
