@@ -3,7 +3,7 @@
 Analytic terms (each a ``Potential`` with ``local_energy_changes``; compose with
 ``spinlattice.potential.SumPotential``):
 
-- pair lattice term: :class:`Morse`
+- lattice terms: :class:`Morse`, :class:`FinnisSinclair` (EAM)
 - exchange: :class:`Heisenberg`, :class:`Biquadratic`, :class:`BulkDMI`, :class:`InterfacialDMI`
   with couplings :class:`ShellTable`, :class:`BetheSlater`, :class:`CubicDecay`
 - on-site: :class:`Landau`, :class:`UniaxialAnisotropy`, :class:`CubicAnisotropy`
@@ -17,11 +17,11 @@ from .couplings import BetheSlater, CubicDecay, ShellTable
 from .exchange import Biquadratic, BulkDMI, Heisenberg, InterfacialDMI
 from .field import Zeeman
 from .onsite import CubicAnisotropy, Landau, UniaxialAnisotropy
-from .pair import Morse
+from .pair import FinnisSinclair, Morse
 from .readers import read_tb2j, read_uppasd
 
 __all__ = [
-    "Morse", "Heisenberg", "Biquadratic", "BulkDMI", "ShellTable", "BetheSlater", "CubicDecay",
+    "Morse", "FinnisSinclair", "Heisenberg", "Biquadratic", "BulkDMI", "ShellTable", "BetheSlater", "CubicDecay",
     "InterfacialDMI", "Landau", "UniaxialAnisotropy", "CubicAnisotropy", "Zeeman", "read_tb2j",
     "read_uppasd",
 ]

@@ -11,6 +11,7 @@ import pytest
 from ase.build import bulk
 
 from spinlattice.potential import SumPotential
+from spinlattice.potentials.pair import FinnisSinclair
 from spinlattice.potentials import (
     BetheSlater, Biquadratic, BulkDMI, CubicAnisotropy, CubicDecay, Heisenberg, InterfacialDMI,
     Landau, Morse, ShellTable, UniaxialAnisotropy, Zeeman,
@@ -57,6 +58,7 @@ SHELLS = ShellTable({("Fe", "Fe"): [(2.482, 7.1e-3), (2.866, 3.8e-3), (4.053, 3.
 TERMS = {
     "morse": Morse(by_pair((0.4174, 1.3885, 2.845), (0.35, 1.3, 2.8), (0.3, 1.4, 2.75)),
                    cutoff=3.8, taper=1.0),
+    "finnis_sinclair": FinnisSinclair.iron(),
     "heisenberg_bethe_slater": Heisenberg(bethe_slater(0.02)),
     "heisenberg_cubic_decay": Heisenberg(CubicDecay(by_pair((0.01, 3.6), (0.008, 3.5), (0.006, 3.4)))),
     "heisenberg_shells": Heisenberg(SHELLS),
@@ -69,9 +71,9 @@ TERMS = {
                              axes=random_rotation(np.random.default_rng(3))),
     "zeeman": Zeeman((0.3, -2.0, 5.0)),
 }
-PAIR_TERMS = {"morse", "heisenberg_bethe_slater", "heisenberg_cubic_decay", "heisenberg_shells",
+PAIR_TERMS = {"morse", "finnis_sinclair", "heisenberg_bethe_slater", "heisenberg_cubic_decay", "heisenberg_shells",
               "biquadratic", "bulk_dmi", "interfacial_dmi"}
-SPIN_ROTATION_INVARIANT = {"morse", "heisenberg_bethe_slater", "heisenberg_cubic_decay",
+SPIN_ROTATION_INVARIANT = {"morse", "finnis_sinclair", "heisenberg_bethe_slater", "heisenberg_cubic_decay",
                            "heisenberg_shells", "biquadratic", "landau"}
 EXPECTED_BROKEN = {
     "bulk_dmi": {"inversion", "spin_rotation"},
@@ -87,8 +89,8 @@ EXPECTED_BROKEN = {
 def test_battery(name, structure):
     rng = np.random.default_rng(7)
     state = bcc_fe(rng) if structure == "bcc_fe" else triclinic_feco(rng)
-    if structure == "bcc_fe" and name == "heisenberg_shells":
-        state = state.replace(numbers=np.full(state.n_atoms, FE))
+    if (structure == "bcc_fe" and name == "heisenberg_shells") or name == "finnis_sinclair":
+        state = state.replace(numbers=np.full(state.n_atoms, FE))  # single-species models
     potential = TERMS[name]
     # locality needs sites outside the receptive field: only the 16-atom cell, pair terms
     locality = structure == "bcc_fe" and name in PAIR_TERMS
@@ -111,6 +113,7 @@ def test_sum_of_all_terms_passes_battery():
     rng = np.random.default_rng(11)
     state = bcc_fe(rng)
     total = SumPotential([TERMS[k] for k in sorted(TERMS) if k != "heisenberg_shells"])
+    state = state.replace(numbers=np.full(state.n_atoms, FE))
     report = check_potential(total, state, rng=np.random.default_rng(1))
     report.assert_ok(fd_tol=1e-6, sym_tol=1e-10)
     assert report.broken == {"inversion", "joint_rotation", "spin_rotation", "time_reversal"}

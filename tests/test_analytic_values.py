@@ -5,6 +5,7 @@ import pytest
 from ase.build import bulk
 
 from spinlattice.potential import SumPotential
+from spinlattice.potentials.pair import FinnisSinclair
 from spinlattice.potentials import (
     BetheSlater, Biquadratic, BulkDMI, CubicAnisotropy, CubicDecay, Heisenberg, InterfacialDMI,
     Landau, Morse, ShellTable, UniaxialAnisotropy, Zeeman,
@@ -185,3 +186,30 @@ def test_repr_names_parameters():
     assert "ShellTable" in repr(Heisenberg(shells_j1_j2(1e-3, 5e-4)))
     assert "Zeeman(field=[0.0, 0.0, 2.0])" == repr(Zeeman((0, 0, 2)))
     assert "Landau" in repr(Landau({"Fe": (-0.1, 0.01, 0.0)}))
+
+
+def test_finnis_sinclair_iron_reproduces_its_fit():
+    """Finnis & Sinclair (1984) fitted α-Fe: a₀ = 2.8665 Å (zero pressure), E_coh = 4.28 eV,
+    C11 = 2.43 Mbar."""
+    fs = FinnisSinclair.iron()
+    state = SpinLatticeState.from_atoms(bulk("Fe", "bcc", a=2.8665, cubic=True),
+                                        moments=np.zeros((2, 3)))
+    out = fs.compute(state, ("energy", "stress"))
+    assert out["energy"] / 2 == pytest.approx(-4.28, abs=5e-4)
+    assert np.max(np.abs(out["stress"])) < 1e-6  # eV/Å³ (< 0.2 MPa)
+    h = 1e-5
+    sigma = []
+    for e in (h, -h):
+        deform = np.diag([1 + e, 1.0, 1.0])
+        strained = state.replace(positions=state.positions @ deform.T, cell=state.cell @ deform.T)
+        sigma.append(fs.compute(strained, ("stress",))["stress"][0, 0])
+    c11_gpa = (sigma[0] - sigma[1]) / (2 * h) * 160.21766208
+    assert c11_gpa == pytest.approx(243.0, abs=1.5)
+
+
+def test_finnis_sinclair_at_vanishing_density_stays_finite():
+    fs = FinnisSinclair.iron()
+    far = fs.compute(dimer(4.0, [0, 0, 1], [0, 0, 1]), ALL)
+    assert far["energy"] == 0.0 and np.all(far["forces"] == 0.0)
+    edge = fs.compute(dimer(3.5697, [0, 0, 1], [0, 0, 1]), ALL)  # just inside d
+    assert np.all(np.isfinite(edge["forces"])) and abs(edge["forces"][0, 0]) < 2 * 1.828905
