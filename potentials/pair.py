@@ -86,6 +86,8 @@ class FinnisSinclair(PairTerm):
     c0, c1, c2 : pair polynomial (eV/Å², eV/Å³, eV/Å⁴). ψ and V vanish with zero slope at their
     cutoffs. F'(ρ) = −A/(2√ρ) is singular only at ρ = 0, where the density of an atom vanishes
     quadratically, so forces stay finite (F'ψ' → −A at the edge); an atom with ρ = 0 has F = 0.
+    For β > 0, ψ < 0 below r = d(1 − 1/β) (1.59 Å for Fe): far outside the fitted range, the
+    density is then clipped at 0.
     Forces per bond: dE/dr = [F'(ρ_i) + F'(ρ_j)] ψ'(r) + V'(r).
     """
 
