@@ -2,6 +2,7 @@
 
     spinlattice info                 versions, threads, devices
     spinlattice check-data FILE      read an extxyz file with moments and summarise it
+    spinlattice curie [CONFIG]       Curie temperature by Monte Carlo temperature sweeps
 """
 
 from __future__ import annotations
@@ -53,6 +54,12 @@ def build_parser():
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("info", help="versions, threads and devices")
     p.set_defaults(func=_info)
+    p = sub.add_parser("curie", help="Curie temperature by Monte Carlo (quick bcc Fe run "
+                       "without CONFIG)")
+    p.add_argument("config", nargs="?", help="JSON configuration (see docs/curie.md)")
+    p.add_argument("--output", help="output directory (default from the configuration)")
+    p.add_argument("--quick-test", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=lambda a: __import__("spinlattice.cli.curie", fromlist=["main"]).main(a))
     p = sub.add_parser("check-data", help="read an extxyz file with moments and summarise it")
     p.add_argument("file")
     p.add_argument("--moment-key", default="REF_magmom")
