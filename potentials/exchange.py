@@ -61,6 +61,10 @@ class _ExchangeTerm(PairTerm):
     def _kernel_coupling(self, geometry):
         return self.coupling_values(geometry)[0]
 
+    def _kernel_vectors(self, geometry):
+        """Per-pair vectors the bond-energy kernel needs (D_ij; the DMI axis for DMI)."""
+        return geometry.vectors
+
     def local_energy_changes(self, state, sites, new_moments):
         """ΔE_k (eV), (K,), of m[sites[k]] → new_moments[k] (K, 3), each alone (numba)."""
         g = self.geometry(state)
@@ -70,7 +74,8 @@ class _ExchangeTerm(PairTerm):
             raise InputError(f"{sites.shape[0]} sites but {new_moments.shape[0]} new moments")
         return kernels.pair_energy_changes(
             self.kernel_kind, g.first, g.j, np.ascontiguousarray(self._kernel_coupling(g)),
-            g.vectors, np.ascontiguousarray(state.moments), sites, new_moments)
+            np.ascontiguousarray(self._kernel_vectors(g)), np.ascontiguousarray(state.moments),
+            sites, new_moments)
 
 
 class Heisenberg(_ExchangeTerm):
@@ -144,17 +149,8 @@ class BulkDMI(_ExchangeTerm):
         return self.derived(geometry, "coupling_over_r",
                             lambda g: self.coupling_values(g)[0] / g.distances)
 
-    def local_energy_changes(self, state, sites, new_moments):
-        """ΔE_k (eV), (K,), of m[sites[k]] → new_moments[k] (K, 3), each alone (numba)."""
-        g = self.geometry(state)
-        sites = np.ascontiguousarray(sites, dtype=np.int64)
-        new_moments = np.ascontiguousarray(new_moments, dtype=np.float64).reshape(-1, 3)
-        if sites.shape[0] != new_moments.shape[0]:
-            raise InputError(f"{sites.shape[0]} sites but {new_moments.shape[0]} new moments")
-        axes = self.derived(g, "axes", lambda g: np.ascontiguousarray(self._axis(g.vectors)))
-        return kernels.pair_energy_changes(
-            self.kernel_kind, g.first, g.j, np.ascontiguousarray(self._kernel_coupling(g)),
-            axes, np.ascontiguousarray(state.moments), sites, new_moments)
+    def _kernel_vectors(self, geometry):
+        return self.derived(geometry, "axes", lambda g: self._axis(g.vectors))
 
     def _pair_arrays(self, g, moments, gradients):
         c, dc = self.coupling_values(g)
