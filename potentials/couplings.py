@@ -24,37 +24,7 @@ import numpy as np
 
 from spinlattice.errors import InputError
 
-from .pairs import ANY_PAIR, SpeciesPairTable, smooth_cutoff, species_symbol
-
-
-def _finite(name, value, positive=False, nonnegative=False):
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, got {value!r}") from None
-    if not np.isfinite(value):
-        raise InputError(f"{name} must be finite, got {value}")
-    if positive and not value > 0:
-        raise InputError(f"{name} must be positive, got {value}")
-    if nonnegative and value < 0:
-        raise InputError(f"{name} must be non-negative, got {value}")
-    return value
-
-
-def _parameter_rows(parameters, names, what):
-    """(SpeciesPairTable, (K, len(names)) float array) from {pair or "*": tuple of numbers}."""
-    if not isinstance(parameters, dict) or not parameters:
-        raise InputError(f"{what} needs a non-empty dict {{species pair or '*': {names}}}")
-    keys, rows = [], []
-    for key, values in parameters.items():
-        values = tuple(np.atleast_1d(values)) if not isinstance(values, (tuple, list)) else values
-        if len(values) != len(names):
-            raise InputError(f"{what}: parameters of {key!r} must be {names}, got {values!r}")
-        rows.append([_finite(f"{what} {n} of {key!r}", v) for n, v in zip(names, values)])
-        keys.append(key)
-    if ANY_PAIR in keys and len(keys) > 1:
-        raise InputError(f"{what}: '*' (every pair) cannot be combined with explicit pairs")
-    return SpeciesPairTable(keys), np.array(rows, dtype=np.float64)
+from .pairs import SpeciesPairTable, finite_number, pair_parameter_rows, smooth_cutoff
 
 
 class ShellTable:
@@ -69,8 +39,8 @@ class ShellTable:
     """
 
     def __init__(self, shells, tolerance=0.05, taper=0.05):
-        self.tolerance = _finite("shell tolerance", tolerance, nonnegative=True)
-        self.taper = _finite("shell taper", taper, nonnegative=True)
+        self.tolerance = finite_number("shell tolerance", tolerance, nonnegative=True)
+        self.taper = finite_number("shell taper", taper, nonnegative=True)
         if self.tolerance + self.taper <= 0:
             raise InputError("shell tolerance + taper must be positive")
         if not isinstance(shells, dict) or not shells:
@@ -86,8 +56,8 @@ class ShellTable:
             for entry in entries:
                 if len(entry) != 2:
                     raise InputError(f"shell of {key!r} must be (distance, value), got {entry!r}")
-                rows.append((_finite(f"shell distance of {key!r}", entry[0], positive=True),
-                             _finite(f"shell value of {key!r}", entry[1])))
+                rows.append((finite_number(f"shell distance of {key!r}", entry[0], positive=True),
+                             finite_number(f"shell value of {key!r}", entry[1])))
             rows.sort()
             d = np.array([r[0] for r in rows])
             gaps = np.diff(d)
@@ -140,11 +110,11 @@ class BetheSlater:
     """
 
     def __init__(self, parameters, cutoff, taper=0.5):
-        self.table, self._p = _parameter_rows(parameters, ("alpha", "gamma", "delta"), "BetheSlater")
+        self.table, self._p = pair_parameter_rows(parameters, ("alpha", "gamma", "delta"), "BetheSlater")
         if np.any(self._p[:, 2] <= 0):
             raise InputError(f"BetheSlater delta must be positive, got {self._p[:, 2].tolist()}")
-        self.cutoff = _finite("BetheSlater cutoff", cutoff, positive=True)
-        self.taper = _finite("BetheSlater taper", taper, nonnegative=True)
+        self.cutoff = finite_number("BetheSlater cutoff", cutoff, positive=True)
+        self.taper = finite_number("BetheSlater taper", taper, nonnegative=True)
         if self.taper > self.cutoff:
             raise InputError(f"taper {self.taper} is longer than the cutoff {self.cutoff}")
         self.parameters = parameters
@@ -171,7 +141,7 @@ class CubicDecay:
     """
 
     def __init__(self, parameters):
-        self.table, self._p = _parameter_rows(parameters, ("j0", "r_c"), "CubicDecay")
+        self.table, self._p = pair_parameter_rows(parameters, ("j0", "r_c"), "CubicDecay")
         if np.any(self._p[:, 1] <= 0):
             raise InputError(f"CubicDecay r_c must be positive, got {self._p[:, 1].tolist()}")
         self.cutoff = float(self._p[:, 1].max())
@@ -189,9 +159,4 @@ class CubicDecay:
         return f"CubicDecay({self.parameters!r})"
 
 
-def describe_pairs(coupling):
-    """Human-readable species pairs of a coupling, for error messages."""
-    return ", ".join(coupling.table.describe()) if coupling.table.species is not None else "all"
-
-
-__all__ = ["ShellTable", "BetheSlater", "CubicDecay", "species_symbol"]
+__all__ = ["ShellTable", "BetheSlater", "CubicDecay"]

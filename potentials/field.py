@@ -15,7 +15,8 @@ import numpy as np
 from spinlattice.units import MU_B
 
 from . import kernels
-from .onsite import SiteTerm, _numbers_row
+from .onsite import SiteTerm
+from .pairs import number_row
 
 
 class Zeeman(SiteTerm):
@@ -25,7 +26,7 @@ class Zeeman(SiteTerm):
     broken_symmetries = frozenset({"time_reversal", "joint_rotation", "spin_rotation"})
 
     def __init__(self, field):
-        self.field = _numbers_row(field, 3, "Zeeman field (tesla)")
+        self.field = number_row(field, 3, "Zeeman field (tesla)")
         self._rows = {"*": MU_B * self.field}
         self._what = "Zeeman"
 

@@ -29,17 +29,7 @@ from spinlattice.properties import (
 )
 
 from . import kernels
-from .pairs import ANY_PAIR, species_number, species_symbol
-
-
-def _numbers_row(values, n, what):
-    try:
-        row = np.asarray(values, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be {n} numbers, got {values!r}") from None
-    if row.shape[0] != n or not np.all(np.isfinite(row)):
-        raise InputError(f"{what} must be {n} finite numbers, got {values!r}")
-    return row
+from .pairs import ANY_PAIR, number_row, species_number, species_symbol
 
 
 class SiteTerm:
@@ -64,7 +54,7 @@ class SiteTerm:
             z = ANY_PAIR if isinstance(key, str) and key == ANY_PAIR else species_number(key)
             if z in self._rows:
                 raise InputError(f"{what}: species {key!r} given twice")
-            self._rows[z] = _numbers_row(values, n, f"{what} parameters of {key!r}")
+            self._rows[z] = number_row(values, n, f"{what} parameters of {key!r}")
         if ANY_PAIR in self._rows and len(self._rows) > 1:
             raise InputError(f"{what}: '*' (every species) cannot be combined with explicit species")
         self._what = what
@@ -148,7 +138,7 @@ class Landau(SiteTerm):
 
 
 def _unit_axis(axis, what):
-    n = _numbers_row(axis, 3, what)
+    n = number_row(axis, 3, what)
     norm = np.linalg.norm(n)
     if norm < 1e-12:
         raise InputError(f"{what} must be a non-zero vector, got {axis!r}")

@@ -25,8 +25,10 @@ import numpy as np
 from spinlattice.errors import InputError
 from spinlattice.properties import ENERGIES, ENERGY, check_properties
 
-from .couplings import _finite, _parameter_rows
-from .pairs import PairTerm, SpeciesPairTable, assemble_pair_properties, smooth_cutoff
+from .pairs import (
+    PairTerm, SpeciesPairTable, assemble_pair_properties, finite_number, pair_parameter_rows,
+    smooth_cutoff,
+)
 
 
 class Morse(PairTerm):
@@ -39,11 +41,11 @@ class Morse(PairTerm):
 
     def __init__(self, parameters, cutoff, taper=1.0):
         super().__init__()
-        self.table, self._p = _parameter_rows(parameters, ("depth", "alpha", "r0"), "Morse")
+        self.table, self._p = pair_parameter_rows(parameters, ("depth", "alpha", "r0"), "Morse")
         if np.any(self._p[:, 0] < 0) or np.any(self._p[:, 1] <= 0) or np.any(self._p[:, 2] <= 0):
             raise InputError(f"Morse parameters need D0 >= 0, alpha > 0, r0 > 0, got {parameters!r}")
-        self.cutoff = _finite("Morse cutoff", cutoff, positive=True)
-        self.taper = _finite("Morse taper", taper, positive=True)
+        self.cutoff = finite_number("Morse cutoff", cutoff, positive=True)
+        self.taper = finite_number("Morse taper", taper, positive=True)
         if self.taper > self.cutoff:
             raise InputError(f"Morse taper {self.taper} is longer than the cutoff {self.cutoff}")
         self.parameters = parameters
@@ -94,11 +96,11 @@ class FinnisSinclair(PairTerm):
     def __init__(self, species, a, d, beta, c, c0, c1, c2):
         super().__init__()
         self.table = SpeciesPairTable([(species, species)])
-        self.a = _finite("Finnis-Sinclair A", a, positive=True)
-        self.d = _finite("Finnis-Sinclair d", d, positive=True)
-        self.beta = _finite("Finnis-Sinclair beta", beta)
-        self.c = _finite("Finnis-Sinclair c", c, positive=True)
-        self.c0, self.c1, self.c2 = (_finite(f"Finnis-Sinclair c{k}", v) for k, v in enumerate((c0, c1, c2)))
+        self.a = finite_number("Finnis-Sinclair A", a, positive=True)
+        self.d = finite_number("Finnis-Sinclair d", d, positive=True)
+        self.beta = finite_number("Finnis-Sinclair beta", beta)
+        self.c = finite_number("Finnis-Sinclair c", c, positive=True)
+        self.c0, self.c1, self.c2 = (finite_number(f"Finnis-Sinclair c{k}", v) for k, v in enumerate((c0, c1, c2)))
         self.cutoff = max(self.d, self.c)
         self.species = species
 

@@ -11,8 +11,11 @@ and −S), and every bond energy used here is symmetric, e(D, a, b) = e(−D, b,
     σ = (1/V) ½ Σ_p sym(D_p ⊗ g_p)                 (ASE sign, eV/Å³; moments held fixed)
     h_k = −∂E/∂m_k = −½ Σ_{p: i_p = k} ∂e_p/∂m_i − ½ Σ_{p: j_p = k} ∂e_p/∂m_j   (eV/μB)
 
-:func:`assemble_pair_properties` turns the per-pair arrays into those properties. The species
-helpers map element symbols or atomic numbers to parameter rows of a species-pair table.
+:func:`assemble_pair_properties` turns the per-pair arrays into those properties and
+:class:`PairTerm` is the base class of every pair term (geometry cache, species check, compute).
+The species helpers map element symbols or atomic numbers to parameter rows of a species-pair
+table; :func:`finite_number`, :func:`number_row` and :func:`pair_parameter_rows` validate
+constructor arguments for all terms.
 """
 
 from __future__ import annotations
@@ -98,6 +101,48 @@ class SpeciesPairTable:
     def describe(self):
         return [ANY_PAIR if p == ANY_PAIR else f"{species_symbol(p[0])}-{species_symbol(p[1])}"
                 for p in self.pairs]
+
+
+def finite_number(name, value, positive=False, nonnegative=False):
+    """``value`` as a float; InputError naming ``name`` if not finite (or not > 0 / ≥ 0)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number, got {value!r}") from None
+    if not np.isfinite(value):
+        raise InputError(f"{name} must be finite, got {value}")
+    if positive and not value > 0:
+        raise InputError(f"{name} must be positive, got {value}")
+    if nonnegative and value < 0:
+        raise InputError(f"{name} must be non-negative, got {value}")
+    return value
+
+
+def pair_parameter_rows(parameters, names, what):
+    """(SpeciesPairTable, (K, len(names)) float array) from {pair or "*": tuple of numbers}."""
+    if not isinstance(parameters, dict) or not parameters:
+        raise InputError(f"{what} needs a non-empty dict {{species pair or '*': {names}}}")
+    keys, rows = [], []
+    for key, values in parameters.items():
+        values = tuple(np.atleast_1d(values)) if not isinstance(values, (tuple, list)) else values
+        if len(values) != len(names):
+            raise InputError(f"{what}: parameters of {key!r} must be {names}, got {values!r}")
+        rows.append([finite_number(f"{what} {n} of {key!r}", v) for n, v in zip(names, values)])
+        keys.append(key)
+    if ANY_PAIR in keys and len(keys) > 1:
+        raise InputError(f"{what}: '*' (every pair) cannot be combined with explicit pairs")
+    return SpeciesPairTable(keys), np.array(rows, dtype=np.float64)
+
+
+def number_row(values, n, what):
+    """``values`` as a float array of length n; InputError naming ``what`` otherwise."""
+    try:
+        row = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be {n} numbers, got {values!r}") from None
+    if row.shape[0] != n or not np.all(np.isfinite(row)):
+        raise InputError(f"{what} must be {n} finite numbers, got {values!r}")
+    return row
 
 
 def smooth_cutoff(r, r_on, r_off):
