@@ -16,7 +16,7 @@ shared pair machinery), :class:`~.onsite.Landau`, summed by
 :class:`spinlattice.potential.SumPotential`. Pt carries no moment (m = 0; nothing favours one).
 
 Why these terms. With J₁ < 0 alone every triangle wants m_A + m_B + m_C = 0: the 120° states.
-The four Pt neighbours of a Mn on the face ⊥ ẑ lie at (±½, ±½, 0)a/√2·√2, so
+The four Pt neighbours of a Mn on the face ⊥ ẑ lie along r̂ = (±1, ±1, 0)/√2, so
 Σ_Pt (m·r̂)² = 2(|m|² − m_z²): the Néel term is an easy axis along the local four-fold axis with
 K_eff = 2κ (plus an isotropic 2κ|m|²). Projected into a (111) kagome plane that axis is the ⟨112⟩
 direction pointing at the triangle's centre, so the anisotropy selects the T1 ("all-in/all-out"
