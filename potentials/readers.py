@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spinlattice.errors import FileFormatError, InputError
+from spinlattice.neighbors import neighbor_list
 from spinlattice.units import MEV, MRY, RYDBERG
 
 from .couplings import ShellTable
@@ -81,7 +82,11 @@ def shell_table_from_bonds(bonds, max_distance=None, resolution=0.01, tolerance=
     """Group bonds into shells (species pair, distance within ``resolution`` Å) and average
     J_ours over each shell; return a :class:`~.couplings.ShellTable`.
 
-    max_distance : keep bonds up to this distance (Å); tolerance, taper : see ShellTable;
+    max_distance : keep bonds up to this distance (Å). Exchange files list the bonds of a box of
+    cells, not of a sphere: the shells are checked against the neighbours of the file's own
+    structure, and with ``max_distance=None`` the shells from the first incomplete one on are
+    dropped (with a warning; an explicit max_distance beyond it only warns).
+    tolerance, taper : see ShellTable;
     spread_warning : warn when a shell's bonds differ from its mean by more than this fraction
     of the largest |J| in the file; min_moment : μB, bonds of smaller reference moments are an
     error (the conversion divides by |m_i||m_j|); reference_moments : {species: |m| μB} to use
@@ -94,6 +99,16 @@ def shell_table_from_bonds(bonds, max_distance=None, resolution=0.01, tolerance=
                 raise InputError(f"reference moment of {key!r} must be positive, got {value}")
             moments[bonds.numbers == species_number(key)] = float(value)
         bonds = ExchangeBonds(**{**bonds.__dict__, "moments": moments})
+    incomplete, detail = first_incomplete_shell(bonds, resolution, max_distance)
+    if incomplete is not None:
+        if max_distance is None and incomplete > bonds.distances.min() + resolution:
+            max_distance = incomplete - resolution
+            warnings.warn(f"{bonds.source}: {detail}: the bond list is a box of cells, not a "
+                          f"sphere; shells from {incomplete:.3f} Å on are dropped (pass "
+                          f"max_distance= to choose)", stacklevel=3)
+        else:
+            warnings.warn(f"{bonds.source}: {detail}: shells from {incomplete:.3f} Å on are "
+                          f"incomplete", stacklevel=3)
     small = bonds.moments < min_moment
     used = np.ones(len(bonds.i), dtype=bool)
     if max_distance is not None:
@@ -129,6 +144,35 @@ def shell_table_from_bonds(bonds, max_distance=None, resolution=0.01, tolerance=
             entries.append((r, mean))
         shells[(species_symbol(key[0]), species_symbol(key[1]))] = entries
     return ShellTable(shells, tolerance=tolerance, taper=taper)
+
+
+def first_incomplete_shell(bonds, resolution=0.01, max_distance=None):
+    """(distance Å, description) of the first shell of a species pair with fewer listed bonds
+    than the file's structure has neighbours there, or (None, "") when every shell up to
+    ``max_distance`` (default: the longest bond) is complete."""
+    limit = float(bonds.distances.max()) if max_distance is None else min(
+        float(max_distance), float(bonds.distances.max()))
+    nl = neighbor_list(bonds.positions, bonds.cell, [True] * 3, limit + resolution)
+    zi, zj = bonds.numbers[bonds.i], bonds.numbers[bonds.j]
+    ni, nj = bonds.numbers[nl.i], bonds.numbers[nl.j]
+    first, detail = None, ""
+    for key in sorted({pair_key(a, b) for a, b in zip(zi, zj)}):
+        listed = np.sort(bonds.distances[(np.minimum(zi, zj) == key[0]) & (np.maximum(zi, zj) == key[1])])
+        expected = np.sort(nl.distances[(np.minimum(ni, nj) == key[0]) & (np.maximum(ni, nj) == key[1])])
+        breaks = np.nonzero(np.diff(expected) > resolution)[0] + 1
+        for group in np.split(expected, breaks):
+            if group[0] > limit + resolution / 2:
+                break
+            lo, hi = group[0] - resolution / 2, group[-1] + resolution / 2
+            n_listed = int(np.count_nonzero((listed >= lo) & (listed <= hi)))
+            if n_listed < len(group):
+                r = float(np.mean(group))
+                if first is None or r < first:
+                    first = r
+                    detail = (f"{n_listed} of the {len(group)} {species_symbol(key[0])}-"
+                              f"{species_symbol(key[1])} bonds at {r:.3f} Å are listed")
+                break
+    return first, detail
 
 
 # ----------------------------------------------------------------------------------- TB2J ----
@@ -528,5 +572,5 @@ def write_uppasd(bonds, directory, unit="mRy", alat=None, max_distance=None):
 
 __all__ = [
     "ExchangeBonds", "read_tb2j_bonds", "read_tb2j", "read_uppasd_bonds", "read_uppasd_input",
-    "read_uppasd", "write_uppasd", "shell_table_from_bonds", "ENERGY_UNITS",
+    "read_uppasd", "write_uppasd", "shell_table_from_bonds", "first_incomplete_shell", "ENERGY_UNITS",
 ]

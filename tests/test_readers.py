@@ -275,3 +275,16 @@ def test_feo_superexchange_is_antiferromagnetic():
     shells = list(read_tb2j(path, max_distance=4.5).coupling.shells().values())[0]
     (r1, j1), (r2, j2) = shells
     assert r2 == pytest.approx(4.334, abs=1e-3) and j2 < 0 and abs(j2) > 100 * abs(j1)
+
+
+def test_incomplete_outer_shells_are_dropped_by_default():
+    """The ABACUS file lists a box of cells: 72 of the 96 bonds at 10.234 Å. Without
+    max_distance the reader keeps the complete shells only (and says so)."""
+    with pytest.warns(UserWarning, match=r"72 of the 96 Fe-Fe bonds at 10.234 Å.*dropped"):
+        model = read_tb2j(ABACUS, spread_warning=1.0)
+    assert model.cutoff < 10.234
+    reference = read_tb2j(ABACUS, max_distance=10.0, spread_warning=1.0)
+    state = bcc_state(2.866, M_ABACUS, repeat=2)
+    assert model.compute(state)["energy"] == pytest.approx(reference.compute(state)["energy"], rel=1e-13)
+    with pytest.warns(UserWarning, match="incomplete"):
+        read_tb2j(ABACUS, max_distance=12.0, spread_warning=1.0)
