@@ -178,3 +178,25 @@ def test_mn3pt_twenty_random_starts_variable_length():
     rep = res.reports[0]
     assert rep["max_triangle_deviation_from_120_deg"] < 1.0
     assert rep["net_moment_per_site"] < 0.01
+
+
+# --- CLI ----------------------------------------------------------------------------------------
+
+def test_cli_minimise_writes_results_and_picture(tmp_path, capsys):
+    import json
+
+    from spinlattice.cli.main import main
+    config = tmp_path / "mn3pt.json"
+    config.write_text(json.dumps({"mode": "fixed", "n_starts": 3, "collinear_starts": 3,
+                                  "tol": 1e-6, "seed": 1}))
+    assert main(["minimise", str(config), "--output", str(tmp_path / "run")]) == 0
+    res = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert res["synthetic"] is True and "SYNTHETIC" in res["description"]
+    assert len(res["starts"]) == 3 and res["n_sites"] == 24
+    assert res["clusters"][0]["report"]["n_triangles"] == 64
+    assert res["collinear"]["gap_per_site_eV"] > 0
+    assert (tmp_path / "run" / "moments.png").stat().st_size > 10_000
+    assert "random starts" in capsys.readouterr().out
+    config.write_text(json.dumps({"n_start": 3}))
+    assert main(["minimise", str(config)]) == 2
+    assert "unknown configuration keys ['n_start']" in capsys.readouterr().err

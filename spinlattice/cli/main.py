@@ -3,6 +3,7 @@
     spinlattice info                 versions, threads, devices
     spinlattice check-data FILE      read an extxyz file with moments and summarise it
     spinlattice curie [CONFIG]       Curie temperature by Monte Carlo temperature sweeps
+    spinlattice minimise [CONFIG]    magnetic ground state by random-start minimisation (Mn3Pt)
 """
 
 from __future__ import annotations
@@ -60,6 +61,13 @@ def build_parser():
     p.add_argument("--output", help="output directory (default from the configuration)")
     p.add_argument("--quick-test", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=lambda a: __import__("spinlattice.cli.curie", fromlist=["main"]).main(a))
+    p = sub.add_parser("minimise", help="magnetic ground-state search by random-start moment "
+                       "minimisation (synthetic Mn3Pt model without CONFIG)")
+    p.add_argument("config", nargs="?", help="JSON configuration (see docs/minimisation.md)")
+    p.add_argument("--output", help="output directory (default from the configuration)")
+    p.add_argument("--n-starts", type=int, help="number of random starts")
+    p.add_argument("--seed", type=int, help="random seed")
+    p.set_defaults(func=lambda a: __import__("spinlattice.cli.minimise", fromlist=["main"]).main(a))
     p = sub.add_parser("check-data", help="read an extxyz file with moments and summarise it")
     p.add_argument("file")
     p.add_argument("--moment-key", default="REF_magmom")
