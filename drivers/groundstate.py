@@ -224,6 +224,8 @@ def search_ground_state(potential, state, rng, n_starts=20, *, mode="variable", 
         raise InputError("no free sites to minimise")
     if anneal is not None and not callable(anneal):
         raise InputError("anneal must be a callable(state, rng) -> state")
+    if anneal is not None and hasattr(anneal, "potential") and anneal.potential is None:
+        anneal.potential = potential  # an mc_annealer learns the potential here
     minima = []
     for k in range(int(n_starts)):
         start = random_start(state, rng, free, max_angle, scale if mode == "variable" else None)
@@ -251,6 +253,42 @@ def search_ground_state(potential, state, rng, n_starts=20, *, mode="variable", 
                                      best.energy))
     fraction = sum(mn.result.converged for mn in minima if mn.cluster == 0) / len(minima)
     return GroundStateResult(minima, clusters, float(fraction), n_sites, energy_tol, reports)
+
+
+def mc_annealer(temperatures, sweeps_per_temperature=20, moves=None):
+    """An ``anneal(state, rng) -> state`` for :func:`search_ground_state`: Metropolis Monte Carlo
+    (:func:`spinlattice.drivers.montecarlo.run_chain`) through the decreasing ``temperatures``
+    (K), ``sweeps_per_temperature`` sweeps each, with step sizes adapted at every temperature.
+
+    The MC driver moves every site (it has no mask), so this suits potentials where all sites
+    carry moments; the potential needs ``local_energy_changes``.
+    """
+    from .montecarlo import MoveSet, run_chain
+
+    temps = [float(t) for t in np.atleast_1d(temperatures)]
+    if not temps or any(not t > 0 for t in temps):
+        raise InputError(f"annealing temperatures must be positive, got {temperatures!r}")
+    if int(sweeps_per_temperature) != sweeps_per_temperature or sweeps_per_temperature < 1:
+        raise InputError(f"sweeps_per_temperature must be a positive integer, got "
+                         f"{sweeps_per_temperature!r}")
+
+    def anneal(state, rng):
+        move_set = MoveSet() if moves is None else moves
+        for t in temps:
+            chain, _ = run_chain(_potential_of(anneal), state, t,
+                                 int(sweeps_per_temperature), rng, move_set,
+                                 n_equilibration=int(sweeps_per_temperature))
+            state = state.replace(moments=chain.moments)
+        return state
+
+    anneal.potential = None  # set by search_ground_state before use
+    return anneal
+
+
+def _potential_of(anneal):
+    if anneal.potential is None:
+        raise InputError("the annealer has no potential: pass it to search_ground_state")
+    return anneal.potential
 
 
 # --- collinear states --------------------------------------------------------------------------
@@ -338,4 +376,5 @@ def collinear_search(potential, state, rng, n_starts=20, *, axis=(0.0, 0.0, 1.0)
 
 __all__ = ["random_start", "neighbour_pairs", "triangles", "moment_report", "Minimum",
            "GroundStateResult", "cluster_by_energy", "search_ground_state", "greedy_flips",
+           "mc_annealer",
            "collinear_search"]

@@ -72,6 +72,21 @@ def test_search_finds_the_antiferromagnet_every_time(rng):
     assert len(rep["pair_angles_deg"]) == 16 * 8 // 2
 
 
+def test_simulated_annealing_hook(rng):
+    """mc_annealer plugs Metropolis MC in front of every minimisation; annealed starts are already
+    near the AFM, so L-BFGS needs fewer steps than from raw random starts (~25)."""
+    from spinlattice.drivers.groundstate import mc_annealer
+    state, sub = bcc(rng)
+    pot = Heisenberg(ShellTable({("Fe", "Fe"): [(D1, -0.01)]}))
+    res = search_ground_state(pot, state, rng, 2, mode="fixed", tol=1e-9,
+                              anneal=mc_annealer([300.0, 100.0, 30.0], 10))
+    assert res.fraction_global == 1.0
+    assert res.clusters[0]["energy"] == pytest.approx(-0.01 * 4 * 4 * 16, rel=1e-10)
+    assert max(mn.result.steps for mn in res.minima) < 20
+    with pytest.raises(InputError, match="temperatures must be positive"):
+        mc_annealer([100.0, -1.0])
+
+
 def test_collinear_search_and_greedy_flips(rng):
     state, sub = bcc(rng)
     pot = SumPotential(Heisenberg(ShellTable({("Fe", "Fe"): [(D1, -0.01)]})),
