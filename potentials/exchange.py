@@ -29,7 +29,7 @@ import numpy as np
 from spinlattice.errors import InputError
 
 from . import kernels
-from .pairs import PairTerm
+from .pairs import PairTerm, proposal_arrays
 
 
 def _check_coupling(coupling, what):
@@ -68,10 +68,7 @@ class _ExchangeTerm(PairTerm):
     def local_energy_changes(self, state, sites, new_moments):
         """ΔE_k (eV), (K,), of m[sites[k]] → new_moments[k] (K, 3), each alone (numba)."""
         g = self.geometry(state)
-        sites = np.ascontiguousarray(sites, dtype=np.int64)
-        new_moments = np.ascontiguousarray(new_moments, dtype=np.float64).reshape(-1, 3)
-        if sites.shape[0] != new_moments.shape[0]:
-            raise InputError(f"{sites.shape[0]} sites but {new_moments.shape[0]} new moments")
+        sites, new_moments = proposal_arrays(state, sites, new_moments)
         return kernels.pair_energy_changes(
             self.kernel_kind, g.first, g.j, np.ascontiguousarray(self._kernel_coupling(g)),
             np.ascontiguousarray(self._kernel_vectors(g)), np.ascontiguousarray(state.moments),

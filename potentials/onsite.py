@@ -29,7 +29,7 @@ from spinlattice.properties import (
 )
 
 from . import kernels
-from .pairs import ANY_PAIR, number_row, species_number, species_symbol
+from .pairs import ANY_PAIR, number_row, proposal_arrays, species_number, species_symbol
 
 
 class SiteTerm:
@@ -98,10 +98,7 @@ class SiteTerm:
 
     def local_energy_changes(self, state, sites, new_moments):
         """ΔE_k (eV), (K,), of m[sites[k]] → new_moments[k] (K, 3), each alone (numba)."""
-        sites = np.ascontiguousarray(sites, dtype=np.int64)
-        new_moments = np.ascontiguousarray(new_moments, dtype=np.float64).reshape(-1, 3)
-        if sites.shape[0] != new_moments.shape[0]:
-            raise InputError(f"{sites.shape[0]} sites but {new_moments.shape[0]} new moments")
+        sites, new_moments = proposal_arrays(state, sites, new_moments)
         return kernels.site_energy_changes(self.kernel_kind, self.site_parameters(state.numbers),
                                            np.ascontiguousarray(state.moments), sites, new_moments)
 

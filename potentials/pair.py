@@ -27,7 +27,7 @@ from spinlattice.properties import ENERGIES, ENERGY, check_properties
 
 from .pairs import (
     PairTerm, SpeciesPairTable, assemble_pair_properties, finite_number, pair_parameter_rows,
-    smooth_cutoff,
+    proposal_arrays, smooth_cutoff,
 )
 
 
@@ -75,9 +75,7 @@ class Morse(PairTerm):
 
     def local_energy_changes(self, state, sites, new_moments):
         """ΔE = 0 (K,): the Morse energy does not depend on the moments."""
-        sites = np.asarray(sites)
-        if np.asarray(new_moments).reshape(-1, 3).shape[0] != sites.shape[0]:
-            raise InputError("as many new moments as sites are needed")
+        sites, _ = proposal_arrays(state, sites, new_moments)
         return np.zeros(sites.shape[0])
 
 

@@ -145,6 +145,27 @@ def number_row(values, n, what):
     return row
 
 
+def proposal_arrays(state, sites, new_moments):
+    """Validated (sites (K,) int64, new_moments (K, 3) float64) of single-site proposals.
+
+    InputError for sites outside 0..N−1 (the numba kernels do not check bounds), a count of new
+    moments different from the count of sites, or non-finite moments.
+    """
+    sites = np.ascontiguousarray(np.asarray(sites).reshape(-1), dtype=np.int64)
+    try:
+        new_moments = np.ascontiguousarray(new_moments, dtype=np.float64).reshape(-1, 3)
+    except ValueError:
+        raise InputError(f"new moments must have shape (K, 3), got {np.shape(new_moments)}") from None
+    if sites.shape[0] != new_moments.shape[0]:
+        raise InputError(f"{sites.shape[0]} sites but {new_moments.shape[0]} new moments")
+    if sites.size and (sites.min() < 0 or sites.max() >= state.n_atoms):
+        raise InputError(f"proposal sites must be in 0..{state.n_atoms - 1}, got "
+                         f"{sites.min()}..{sites.max()}")
+    if not np.all(np.isfinite(new_moments)):
+        raise InputError("new moments contain NaN or inf")
+    return sites, new_moments
+
+
 def smooth_cutoff(r, r_on, r_off):
     """C² switching function S(r) and dS/dr: 1 for r ≤ r_on, 0 for r ≥ r_off,
     S = 1 − 10x³ + 15x⁴ − 6x⁵ with x = (r − r_on)/(r_off − r_on) in between (first and second

@@ -80,6 +80,22 @@ def test_local_energy_changes_shape_mismatch():
         Zeeman((0, 0, 1)).local_energy_changes(state, np.array([0]), np.zeros((2, 3)))
 
 
+@pytest.mark.parametrize("potential", [
+    Heisenberg(CubicDecay({"*": (0.01, 3.0)})), Morse({"*": (0.4, 1.4, 2.8)}, cutoff=4.0),
+    Landau({"*": (-0.5, 0.1, 0.0)}), Zeeman((0, 0, 1)),
+])
+@pytest.mark.parametrize("sites, new, match", [
+    ([2], [[0, 0, 1]], r"sites must be in 0..1"),
+    ([-1], [[0, 0, 1]], r"sites must be in 0..1"),
+    ([0], [[0, np.nan, 1]], "NaN"),
+    ([0], [[0, 1]], r"shape \(K, 3\)"),
+])
+def test_bad_proposals_are_refused_before_the_kernels(potential, sites, new, match):
+    """The numba kernels do not check bounds: bad proposals must not reach them."""
+    with pytest.raises(InputError, match=match):
+        potential.local_energy_changes(fe_co_state().replace(numbers=[26, 26]), sites, new)
+
+
 def test_stress_of_non_periodic_pair_term_is_refused():
     state = SpinLatticeState([[0, 0, 0], [2.5, 0, 0]], [26, 26], np.zeros((3, 3)), [False] * 3,
                              [[0, 0, 1], [0, 0, 1]])
