@@ -146,7 +146,7 @@ def main(args):
     if args.output:
         config["output"] = args.output
     if args.quick_test:  # tiny run for the test suite
-        config.update(sizes=[2, 3], n_sweeps=60, n_equilibration=20)
+        config.update(sizes=[2, 3], n_sweeps=40, n_equilibration=10)
     res = run(config)
     print(f"T_C = {res['T_C']:.0f} ± {res['T_C_err']:.0f} K, beta = {res['beta']:.3f} ± "
           f"{res['beta_err']:.3f} (power-law fit)")
