@@ -333,10 +333,46 @@ def greedy_flips(potential, state, mask=None, max_flips=10000, field=None):
     return state, flips
 
 
+def flip_anneal(potential, state, rng, mask=None, sweeps=50, t_start=None, t_end=None,
+                field=None):
+    """Metropolis over single flips m_i → −m_i with a geometric temperature schedule (energies in
+    eV, temperatures as k_B T in eV), ``sweeps`` × (free sites) proposals, one site at a time.
+
+    t_start defaults to the largest |ΔE| of the flips of the start, t_end to 1e-3 × t_start.
+    A discrete simulated annealing for collinear (Ising-like) states; returns the final state.
+    """
+    from spinlattice.units import MU_B
+
+    free = np.nonzero(check_mask(mask, state.n_atoms))[0]
+    b = None if field is None else np.asarray(field, dtype=float)
+
+    def delta(st, sites):
+        d = _flip_changes(potential, st, sites)
+        return d if b is None else d + 2.0 * MU_B * (st.moments[sites] @ b)
+
+    scale = float(np.max(np.abs(delta(state, free)))) or 1.0
+    t0 = scale if t_start is None else float(t_start)
+    t1 = 1e-3 * t0 if t_end is None else float(t_end)
+    n_moves = int(sweeps) * len(free)
+    moments = state.moments.copy()
+    for k in range(n_moves):
+        temp = t0 * (t1 / t0) ** (k / max(n_moves - 1, 1))
+        i = free[rng.integers(len(free))]
+        d = float(delta(state, np.array([i]))[0])
+        if d <= 0 or rng.random() < np.exp(-d / temp):
+            moments[i] = -moments[i]
+            state = state.replace(moments=moments.copy())
+    return state
+
+
 def collinear_search(potential, state, rng, n_starts=20, *, axis=(0.0, 0.0, 1.0), mask=None,
-                     energy_tol=1e-5, **minimise_kwargs):
-    """Best collinear states: random ± patterns along ``axis`` with the reference lengths
-    |m_i|, greedy single flips, then collinear variable-length minimisation.
+                     sublattices=None, anneal_sweeps=0, energy_tol=1e-5, **minimise_kwargs):
+    """Best collinear states along ``axis`` with the reference lengths |m_i|.
+
+    Starts: if ``sublattices`` (N,) labels are given, first every ± pattern of whole sublattices
+    (2^S patterns, the q = 0 collinear states of the cell), then ``n_starts`` random ± patterns.
+    Each start goes through ``anneal_sweeps`` sweeps of :func:`flip_anneal` (0: none), greedy
+    single flips, then a collinear variable-length minimisation.
 
     Returns a :class:`GroundStateResult` (clusters by energy per free site).
     """
@@ -349,13 +385,30 @@ def collinear_search(potential, state, rng, n_starts=20, *, axis=(0.0, 0.0, 1.0)
         raise InputError(f"axis must be a non-zero 3-vector, got {axis!r}")
     axis = axis / np.linalg.norm(axis)
     lengths = np.linalg.norm(state.moments, axis=1)
+    patterns = []
+    if sublattices is not None:
+        labels = np.asarray(sublattices)
+        if labels.shape != (state.n_atoms,):
+            raise InputError(f"sublattices must have shape ({state.n_atoms},), got {labels.shape}")
+        subs = np.unique(labels[free])
+        if len(subs) > 12:
+            raise InputError(f"{len(subs)} sublattices: too many to enumerate their ± patterns")
+        for code in range(2 ** len(subs)):
+            signs = np.ones(state.n_atoms)
+            for bit, lab in enumerate(subs):
+                if code >> bit & 1:
+                    signs[labels == lab] = -1.0
+            patterns.append(signs)
+    patterns += [rng.choice((-1.0, 1.0), size=state.n_atoms) for _ in range(int(n_starts))]
+    field = minimise_kwargs.get("field")
     minima = []
-    for k in range(int(n_starts)):
-        signs = rng.choice((-1.0, 1.0), size=state.n_atoms)
+    for k, signs in enumerate(patterns):
         m = state.moments.copy()
         m[free] = (signs * lengths)[free, None] * axis[None, :]
-        start, _ = greedy_flips(potential, state.replace(moments=m), free,
-                                field=minimise_kwargs.get("field"))
+        start = state.replace(moments=m)
+        if anneal_sweeps:
+            start = flip_anneal(potential, start, rng, free, anneal_sweeps, field=field)
+        start, _ = greedy_flips(potential, start, free, field=field)
         result = minimise_moments(potential, start, mode="variable", collinear=True, axis=axis,
                                   mask=free, **minimise_kwargs)
         minima.append(Minimum(k, result))
@@ -376,5 +429,4 @@ def collinear_search(potential, state, rng, n_starts=20, *, axis=(0.0, 0.0, 1.0)
 
 __all__ = ["random_start", "neighbour_pairs", "triangles", "moment_report", "Minimum",
            "GroundStateResult", "cluster_by_energy", "search_ground_state", "greedy_flips",
-           "mc_annealer",
-           "collinear_search"]
+           "mc_annealer", "flip_anneal", "collinear_search"]

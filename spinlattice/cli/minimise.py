@@ -16,7 +16,8 @@ CONFIG is a JSON file; every key is optional:
      "mode": "variable" | "fixed", "n_starts": 20, "seed": 2026,
      "tol": 1e-7, "max_steps": 5000, "energy_tol": 1e-6,   (eV/μB or eV; eV per site)
      "field": null | [Bx, By, Bz],       tesla
-     "collinear_starts": 50, "collinear_axis": [0, 0, 1],
+     "collinear_starts": 50, "collinear_axis": [0, 0, 1],   random ± starts (plus every ±
+                                         pattern of whole sublattices when the model has them)
      "output": "minimise-run"}
 """
 
@@ -183,7 +184,7 @@ def run(config, log=print):
     if config["collinear_starts"]:
         t0 = time.perf_counter()
         col = collinear_search(potential, state, rng, config["collinear_starts"],
-                               axis=config["collinear_axis"], mask=mask,
+                               axis=config["collinear_axis"], mask=mask, sublattices=labels,
                                energy_tol=config["energy_tol"], **kwargs)
         gap = col.clusters[0]["energy_per_site"] - found.clusters[0]["energy_per_site"]
         results["collinear"] = {"best_energy": col.clusters[0]["energy"],
@@ -191,7 +192,8 @@ def run(config, log=print):
                                 "clusters": col.clusters,
                                 "gap_per_site_eV": gap,
                                 "seconds": time.perf_counter() - t0}
-        log(f"best collinear state ({config['collinear_starts']} starts): "
+        log(f"best collinear state ({len(col.minima)} starts"
+            + (", sublattice patterns included" if labels is not None else "") + "): "
             f"{gap * 1e3:.3f} meV/site above the lowest minimum")
     (out / "results.json").write_text(json.dumps(results, indent=1))
     plot_moments(out / "moments.png", found.best.state, mask, labels,
