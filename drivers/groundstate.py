@@ -222,6 +222,11 @@ def search_ground_state(potential, state, rng, n_starts=20, *, mode="variable", 
     n_sites = int(free.sum())
     if n_sites == 0:
         raise InputError("no free sites to minimise")
+    zero = free & (np.linalg.norm(state.moments, axis=1) < 1e-12)
+    if np.any(zero):
+        raise InputError(f"free sites {np.nonzero(zero)[0][:10].tolist()} have zero reference "
+                         f"moments: the random starts rotate and scale the reference moments, so "
+                         f"give every free site a moment of the expected size (or mask it)")
     if anneal is not None and not callable(anneal):
         raise InputError("anneal must be a callable(state, rng) -> state")
     if anneal is not None and hasattr(anneal, "potential") and anneal.potential is None:

@@ -108,6 +108,10 @@ def test_search_bad_input(rng):
         search_ground_state(pot, state, rng, 0)
     with pytest.raises(InputError, match="no free sites"):
         search_ground_state(pot, state, rng, 2, mask=np.zeros(16, dtype=bool))
+    zero = state.moments.copy()
+    zero[2] = 0.0
+    with pytest.raises(InputError, match=r"free sites \[2\] have zero reference moments"):
+        search_ground_state(pot, state.replace(moments=zero), rng, 2)
     with pytest.raises(InputError, match="anneal must be a callable"):
         search_ground_state(pot, state, rng, 2, anneal=3)
     with pytest.raises(InputError, match="scale must be"):
