@@ -243,3 +243,27 @@ def test_bad_input_gives_clear_errors():
         minimise_moments(pot, state, max_steps=-1)
     with pytest.raises(InputError, match="axis must be a non-zero 3-vector"):
         minimise_moments(pot, state, mode="variable", collinear=True, axis=(0, 0, 0))
+
+
+@pytest.mark.parametrize("parametrisation", ["polar", "cartesian"])
+def test_variable_parametrisations_agree_and_grow_a_zero_moment(parametrisation):
+    """From m = 0 in a field: h = μ_B B ≠ 0, so the moment must grow along B to the root of
+    2A m + 4B m³ = μ_B |B| (A > 0 here: no spontaneous moment, only the induced one)."""
+    a, b, field = 0.05, 0.01, np.array([0.0, 300.0, 400.0])
+    res = minimise_moments(Landau({"Fe": (a, b, 0.0)}), single_site([0.0, 0.0, 0.0]),
+                           mode="variable", field=field, tol=1e-12,
+                           parametrisation=parametrisation)
+    assert res.converged
+    size = brentq(lambda m: 2 * a * m + 4 * b * m**3 - MU_B * 500.0, 0.0, 1.0)
+    m = res.state.moments[0]
+    assert np.linalg.norm(m) == pytest.approx(size, rel=1e-9)
+    assert np.degrees(angle_between(m, field)) < 1e-6
+    rng = np.random.default_rng(8)
+    pot = SumPotential(heisenberg(-0.01), Landau({"Fe": (-0.1, 0.01, 0.0)}),
+                       UniaxialAnisotropy({"Fe": (1e-3, 0.0)}))
+    state = bcc_state(rng, 1.0)
+    e = [minimise_moments(pot, state, mode="variable", tol=1e-9, parametrisation=p).energy
+         for p in ("polar", "cartesian")]
+    assert e[0] == pytest.approx(e[1], abs=1e-12)
+    with pytest.raises(InputError, match="parametrisation must be"):
+        minimise_moments(pot, state, mode="variable", parametrisation="spherical")
