@@ -41,8 +41,18 @@ the total energy does in NVE.
 Pressure (periodic cells, when the potential gives stress): P = −tr σ/3 + 2K_total/(3V), with
 σ the potential's stress (ASE sign, (1/V) ∂E/∂ε) and the ideal-gas term from the momenta.
 
-Barostat: none yet (an isotropic Berendsen or stochastic cell rescaling step would act on the
-cell after each step; not implemented — the cell is fixed).
+Barostat (optional): isotropic **stochastic cell rescaling** (Bernetti & Bussi, J. Chem. Phys.
+153, 114107 (2020)), the first-order stochastic barostat that samples NPT volume fluctuations
+correctly (Berendsen's does not). In λ = sqrt(V) the volume does overdamped Langevin dynamics,
+
+    dλ = (D/k_BT) f dt + sqrt(2D) dW,   f = −2λ (P₀ − P_int − k_BT/(2V)),   D = k_BT β_T/(4 τ_p),
+
+equivalent to dε = −(β_T/τ_p)(P₀ − P_int − k_BT/V) dt + sqrt(2 k_BT β_T/(V τ_p)) dW for ε = ln V.
+One application over Δt (every ``every`` steps, before the step) draws dλ with f at the old
+volume, scales positions and cell by s = (1 + dλ/λ)^{2/3} and momenta by 1/s, and recomputes
+forces and stress (one extra evaluation). P_int includes the kinetic term. Its contribution to
+the effective energy follows the reversible ("R") scheme of the authors' SimpleMD code: the bath
+receives 0.5 dλ (f₀ + f₁) − (D Δt/4k_BT)(f₀² − f₁²) + ½ k_BT ln(V₀/V₁), and H̃ gains P₀V.
 
 Positions are not wrapped into the cell (the neighbour list handles any position), so they stay
 continuous for diffusion analysis.
@@ -90,6 +100,34 @@ class Bussi:
 THERMOSTATS = (Langevin, Bussi)
 
 
+@dataclass(frozen=True)
+class StochasticCellRescaling:
+    """Isotropic stochastic cell rescaling barostat (Bernetti & Bussi 2020).
+
+    pressure : P₀, eV/Å³ (``units.GPA`` converts); temperature : K (that of the thermostat);
+    tau : τ_p, fs; compressibility : β_T, Å³/eV (sets only the relaxation rate; ≈ 1/B of the
+    material: Fe ≈ 0.9 Å³/eV); every : apply once per this many steps (Δt = every × dt).
+    Needs a periodic cell and a potential with stress.
+    """
+
+    pressure: float
+    temperature: float
+    tau: float
+    compressibility: float = 1.0
+    every: int = 1
+
+    def __post_init__(self):
+        _check_temperature(self.temperature)
+        if not np.isfinite(self.pressure):
+            raise InputError(f"barostat pressure must be finite (eV/Å³), got {self.pressure!r}")
+        for name in ("tau", "compressibility"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0):
+                raise InputError(f"barostat {name} must be positive and finite, got {value!r}")
+        if int(self.every) != self.every or self.every < 1:
+            raise InputError(f"barostat every must be a positive integer, got {self.every!r}")
+
+
 def _check_temperature(t):
     if not (isinstance(t, (int, float, np.floating, np.integer)) and np.isfinite(t) and t >= 0):
         raise InputError(f"temperature must be a finite number >= 0 (K), got {t!r}")
@@ -111,8 +149,9 @@ class MDState:
     forces : (N, 3) eV/Å at ``state.positions``; energy : potential energy there, eV
     stress : (3, 3) eV/Å³ (ASE sign) or None when not computed
     step : steps taken; time : fs
-    heat : eV, kinetic energy the thermostat has put in so far (for the conserved quantity)
+    heat : eV, energy the thermostat (and barostat) baths have put in so far
     zero_momentum : the total momentum is held at zero (N_f = 3N − 3)
+    pv : P₀V, eV, under a barostat (0 otherwise), part of the conserved quantity
     """
 
     state: object
@@ -123,6 +162,7 @@ class MDState:
     time: float = 0.0
     heat: float = 0.0
     zero_momentum: bool = True
+    pv: float = 0.0
 
     @property
     def momenta(self):
@@ -146,8 +186,8 @@ class MDState:
 
     @property
     def conserved(self) -> float:
-        """E_pot + K − heat, eV (the total energy in NVE)."""
-        return self.energy + self.kinetic_energy - self.heat
+        """E_pot + K + P₀V − heat, eV (the total energy in NVE)."""
+        return self.energy + self.kinetic_energy + self.pv - self.heat
 
     @property
     def pressure(self) -> float:
@@ -357,8 +397,51 @@ def bussi_step(potential, md, dt, thermostat, rng):
                    step=md.step + 1, time=md.time + dt, heat=md.heat + dk1 + dk2)
 
 
-def md_step(potential, md, dt, thermostat=None, rng=None):
-    """One step of NVE (``thermostat=None``), :class:`Langevin` or :class:`Bussi` dynamics."""
+def _internal_pressure(stress, kinetic, volume):
+    return -np.trace(stress) / 3.0 + 2.0 * kinetic / (3.0 * volume)
+
+
+def barostat_step(potential, md, barostat, interval, rng):
+    """One stochastic-cell-rescaling update over ``interval`` fs (module doc). Returns a new
+    MDState with scaled positions, cell and momenta, fresh forces and stress, and the bath's
+    share in ``heat``."""
+    s = md.state
+    if not np.all(s.pbc) or md.stress is None:
+        raise InputError("the barostat needs a periodic cell and stress: start_md(..., stress=True)")
+    kt = K_B * barostat.temperature
+    p0, volume = barostat.pressure, s.volume
+    lam = np.sqrt(volume)
+    diff = 0.25 * kt * barostat.compressibility / barostat.tau
+    kin = md.kinetic_energy
+    f0 = -2.0 * lam * (p0 - _internal_pressure(md.stress, kin, volume) - 0.5 * kt / volume)
+    dlam = diff / kt * f0 * interval + np.sqrt(2.0 * diff * interval) * rng.standard_normal()
+    if not lam + dlam > 0.5 * lam:
+        raise FloatingPointError(f"MD step {md.step}: the barostat would shrink the cell volume "
+                                 f"by more than 4×; use a larger tau or check the pressure")
+    scale = (1.0 + dlam / lam) ** (2.0 / 3.0)
+    state = s.replace(positions=s.positions * scale, cell=s.cell * scale,
+                      momenta=s.momenta / scale)
+    forces, energy, sigma = _evaluate(potential, state, True, md.step)
+    v1 = state.volume
+    lam1 = np.sqrt(v1)
+    kin1 = kinetic_energy(state.momenta, state.masses)
+    f1 = -2.0 * lam1 * (p0 - _internal_pressure(sigma, kin1, v1) - 0.5 * kt / v1)
+    work = (0.5 * dlam * (f0 + f1) - 0.25 * diff / kt * interval * (f0 * f0 - f1 * f1)
+            + 0.5 * kt * np.log(volume / v1))
+    return replace(md, state=state, forces=forces, energy=energy, stress=sigma,
+                   heat=md.heat - work, pv=p0 * v1)
+
+
+def md_step(potential, md, dt, thermostat=None, rng=None, barostat=None):
+    """One step of NVE (``thermostat=None``), :class:`Langevin` or :class:`Bussi` dynamics,
+    preceded every ``barostat.every`` steps by a :class:`StochasticCellRescaling` update."""
+    if barostat is not None:
+        if not isinstance(barostat, StochasticCellRescaling):
+            raise InputError(f"unknown barostat {barostat!r}: use StochasticCellRescaling(...)")
+        if not isinstance(rng, np.random.Generator):
+            raise InputError(f"a barostat needs rng=numpy.random.Generator, got {rng!r}")
+        if md.step % barostat.every == 0:
+            md = barostat_step(potential, md, barostat, barostat.every * _check_dt(dt), rng)
     if thermostat is None:
         return velocity_verlet_step(potential, md, dt)
     if not isinstance(rng, np.random.Generator):
@@ -372,7 +455,7 @@ def md_step(potential, md, dt, thermostat=None, rng=None):
 
 # --- runs ----------------------------------------------------------------------------------
 OBSERVABLES = ("step", "time", "potential_energy", "kinetic_energy", "temperature", "conserved",
-               "pressure")
+               "pressure", "volume")
 
 
 @dataclass
@@ -380,7 +463,7 @@ class MDRecords:
     """Per-recorded-step observables (arrays of equal length).
 
     step; time fs; potential_energy, kinetic_energy, conserved eV; temperature K;
-    pressure eV/Å³ (NaN without stress).
+    pressure eV/Å³ (NaN without stress); volume Å³.
     """
 
     step: np.ndarray
@@ -390,6 +473,7 @@ class MDRecords:
     temperature: np.ndarray
     conserved: np.ndarray
     pressure: np.ndarray
+    volume: np.ndarray
 
     @classmethod
     def empty(cls):
@@ -408,11 +492,12 @@ def observe(md) -> dict:
     kin = md.kinetic_energy
     return {"step": md.step, "time": md.time, "potential_energy": md.energy,
             "kinetic_energy": kin, "temperature": kinetic_temperature(kin, md.ndof),
-            "conserved": md.energy + kin - md.heat, "pressure": md.pressure}
+            "conserved": md.energy + kin + md.pv - md.heat, "pressure": md.pressure,
+            "volume": md.state.volume}
 
 
 def run_md(potential, start, dt, n_steps, thermostat=None, rng=None, record_every=1,
-           on_step=None, temperature=None, stress=False):
+           on_step=None, temperature=None, stress=False, barostat=None):
     """Run ``n_steps`` MD steps; returns (final :class:`MDState`, :class:`MDRecords`).
 
     start : an :class:`MDState` (continued) or a ``SpinLatticeState`` (started with
@@ -422,6 +507,8 @@ def run_md(potential, start, dt, n_steps, thermostat=None, rng=None, record_ever
     rng : ``numpy.random.Generator`` (needed for thermostats and random initial momenta)
     record_every : record observables at the start and every this many steps
     on_step : optional ``on_step(md)`` after every step (must not modify it)
+    stress : compute the stress every step (pressure recorded); implied by ``barostat``
+    barostat : optional :class:`StochasticCellRescaling` (NPT with a thermostat)
     """
     dt = _check_dt(dt)
     if int(n_steps) != n_steps or n_steps < 0:
@@ -435,10 +522,15 @@ def run_md(potential, start, dt, n_steps, thermostat=None, rng=None, record_ever
     else:
         if temperature is None and thermostat is not None and start.momenta is None:
             temperature = thermostat.temperature
-        md = start_md(potential, start, temperature, rng, stress=stress)
+        md = start_md(potential, start, temperature, rng, stress=stress or barostat is not None)
+    if barostat is not None:
+        if md.stress is None:
+            md = refresh(potential, replace(md, stress=np.zeros((3, 3))))
+        if md.pv == 0.0:
+            md = replace(md, pv=barostat.pressure * md.state.volume)
     rows = [observe(md)]
     for k in range(int(n_steps)):
-        md = md_step(potential, md, dt, thermostat, rng)
+        md = md_step(potential, md, dt, thermostat, rng, barostat)
         if on_step is not None:
             on_step(md)
         if (k + 1) % record_every == 0:
@@ -447,7 +539,7 @@ def run_md(potential, start, dt, n_steps, thermostat=None, rng=None, record_ever
     return md, records
 
 
-__all__ = ["Langevin", "Bussi", "MDState", "MDRecords", "start_md", "refresh", "md_step",
+__all__ = ["Langevin", "Bussi", "StochasticCellRescaling", "barostat_step", "MDState", "MDRecords", "start_md", "refresh", "md_step",
            "velocity_verlet_step", "langevin_step", "bussi_step", "run_md", "observe",
            "maxwell_boltzmann_momenta", "masses_of", "kinetic_energy", "kinetic_temperature",
            "degrees_of_freedom", "remove_total_momentum", "bussi_factor", "OBSERVABLES"]
