@@ -1,0 +1,124 @@
+"""Magnetic descriptors along a path of images and detection of magnetic-state switches.
+
+For moments m (n images, N atoms, 3) μB:
+
+* ``mean_abs`` = (1/N) Σ_i |m_i|, ``max_abs`` = max_i |m_i|               (μB per atom)
+* ``net`` = |Σ_i m_i| / N                                                   (μB per atom)
+* ``staggered`` = |Σ_i s_i m_i| / N with a sign pattern s_i = ±1: the given ``sublattice``, or
+  s_i = sign(m_i·n̂) of the image with the largest mean |m| (n̂ its principal axis, the leading
+  eigenvector of Σ_i m_i m_iᵀ). For a ferromagnet s_i = 1 and staggered = net.
+* ``label``: "NM" (mean |m| < 0.1 μB), "FM" (net ≥ 0.9 mean |m|), "AFM" (staggered ≥ 0.9 mean
+  |m| and net ≤ 0.1 mean |m|), otherwise "other".
+
+A switch between neighbouring images k, k+1 is reported when any of these holds:
+
+* a site's |m| changes by more than ``moment_jump`` μB, or net or staggered moment per atom
+  changes by more than ``moment_jump``: a jump (a first-order change of magnetic state — smooth
+  changes spread over a band of ~10 images stay below it);
+* a site with |m| > 0.1 μB in both images turns by more than 90° (m_i·m_i' < 0): a reversal;
+* the label changes;
+* an energy cusp: for a smooth E(s) the secant over the spring equals the mean of the end
+  slopes to O(Δs³ E'''), i.e. c_k = |E_{k+1} − E_k − ½ (g_k + g_{k+1}) Δs_k| is small, where
+  g = dE/ds = −f̃·τ from the true forces; c_k > ``cusp_tol`` (eV) marks a kink between the images
+  (two crossing branches). This flag is a heuristic: too few images on a strongly curved path can
+  trigger it too, so it is reported with its size and a switch is "magnetic" only together with
+  one of the moment criteria.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def tangential_derivatives(springs, tangents, forces):
+    """dE/ds (n,) eV/Å at every image: −f̃_k·τ_k (intermediates), −f̃·t̂ with the adjacent spring
+    at the two end points. springs (n − 1, M, 3), tangents (n − 2, M, 3), forces (n, M, 3)."""
+    n = len(forces)
+    out = np.empty(n)
+    for k in range(1, n - 1):
+        out[k] = -np.vdot(forces[k], tangents[k - 1])
+    for k, t in ((0, springs[0]), (n - 1, springs[-1])):
+        norm = np.linalg.norm(t)
+        out[k] = -np.vdot(forces[k], t) / norm if norm > 0 else 0.0
+    return out
+
+
+def sign_pattern(moments, sublattice=None):
+    """(N,) ±1 sign pattern for the staggered moment (see the module doc)."""
+    moments = np.asarray(moments, dtype=float)
+    if sublattice is not None:
+        s = np.asarray(sublattice, dtype=float)
+        if s.shape != (moments.shape[1],) or not np.all(np.isin(s, (-1.0, 1.0))):
+            raise ValueError(f"sublattice must be {moments.shape[1]} values ±1")
+        return s
+    k = int(np.argmax(np.mean(np.linalg.norm(moments, axis=2), axis=1)))
+    m = moments[k]
+    if np.max(np.linalg.norm(m, axis=1), initial=0.0) < 1e-12:
+        return np.ones(moments.shape[1])
+    axis = np.linalg.eigh(m.T @ m)[1][:, -1]
+    return np.where(m @ axis < 0, -1.0, 1.0)
+
+
+def magnetic_descriptors(moments, sublattice=None):
+    """Dict of per-image descriptors (each (n,)) and the sign pattern used (N,)."""
+    moments = np.asarray(moments, dtype=float)
+    n_atoms = moments.shape[1]
+    s = sign_pattern(moments, sublattice)
+    size = np.linalg.norm(moments, axis=2)
+    mean_abs = size.mean(axis=1)
+    net = np.linalg.norm(moments.sum(axis=1), axis=1) / n_atoms
+    stag = np.linalg.norm(np.einsum("i,kij->kj", s, moments), axis=1) / n_atoms
+    labels = []
+    for a, nt, st in zip(mean_abs, net, stag):
+        if a < 0.1:
+            labels.append("NM")
+        elif nt >= 0.9 * a:
+            labels.append("FM")
+        elif st >= 0.9 * a and nt <= 0.1 * a:
+            labels.append("AFM")
+        else:
+            labels.append("other")
+    return {"mean_abs": mean_abs, "max_abs": size.max(axis=1), "net": net, "staggered": stag,
+            "label": labels, "sign_pattern": s}
+
+
+def detect_switches(energies, path, derivatives, moments, descriptors, *, moment_jump=0.25,
+                    cusp_tol=1e-3):
+    """List of dicts {"between": (k, k+1), "kinds": [...], sizes...} for every flagged pair of
+    neighbouring images (criteria in the module doc). energies (n,) eV; path (n,) Å;
+    derivatives (n,) eV/Å; moments (n, N, 3) μB; descriptors from :func:`magnetic_descriptors`."""
+    moments = np.asarray(moments, dtype=float)
+    size = np.linalg.norm(moments, axis=2)
+    out = []
+    for k in range(len(energies) - 1):
+        d_site = float(np.max(np.abs(size[k + 1] - size[k]), initial=0.0))
+        d_net = float(abs(descriptors["net"][k + 1] - descriptors["net"][k]))
+        d_stag = float(abs(descriptors["staggered"][k + 1] - descriptors["staggered"][k]))
+        both = (size[k] > 0.1) & (size[k + 1] > 0.1)
+        reversed_sites = np.nonzero(both & (np.einsum("ij,ij->i", moments[k], moments[k + 1]) < 0))[0]
+        ds = path[k + 1] - path[k]
+        cusp = float(abs(energies[k + 1] - energies[k]
+                         - 0.5 * (derivatives[k] + derivatives[k + 1]) * ds))
+        kinds = []
+        if d_site > moment_jump:
+            kinds.append("site |m| jump")
+        if d_net > moment_jump:
+            kinds.append("net moment jump")
+        if d_stag > moment_jump:
+            kinds.append("staggered moment jump")
+        if reversed_sites.size:
+            kinds.append("moment reversal")
+        if descriptors["label"][k] != descriptors["label"][k + 1]:
+            kinds.append("label change")
+        if cusp > cusp_tol:
+            kinds.append("energy cusp")
+        if kinds:
+            out.append({"between": (k, k + 1), "kinds": kinds,
+                        "magnetic": any(x != "energy cusp" for x in kinds),
+                        "labels": (descriptors["label"][k], descriptors["label"][k + 1]),
+                        "site_jump": d_site, "net_jump": d_net, "staggered_jump": d_stag,
+                        "reversed_sites": reversed_sites.tolist(), "cusp": cusp})
+    return out
+
+
+__all__ = ["magnetic_descriptors", "detect_switches", "tangential_derivatives", "sign_pattern"]
