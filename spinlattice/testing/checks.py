@@ -172,12 +172,14 @@ def locality_error(potential, state, rng, n_trials=3):
     """Largest |ΔE_j| (eV) of a site j outside ``receptive_field`` of a site i whose moment
     changed. Returns NaN when the state has no site outside any receptive field (too small)."""
     rf = potential.receptive_field
-    nl = neighbor_list(state.positions, state.cell, state.pbc, rf, check_overlap=False)
+    nl = neighbor_list(state.positions, state.cell, state.pbc, rf, check_overlap=False) \
+        if rf > 0 else None  # on-site terms: every other site is outside
     base = potential.compute(state, (ENERGIES,))[ENERGIES]
     worst, tested = 0.0, False
     for i in rng.choice(state.n_atoms, size=min(n_trials, state.n_atoms), replace=False):
         far = np.ones(state.n_atoms, dtype=bool)
-        far[nl.j[nl.i == i]] = False
+        if nl is not None:
+            far[nl.j[nl.i == i]] = False
         far[i] = False
         if not far.any():
             continue
