@@ -89,10 +89,12 @@ def _records(rows):
     return HybridRecords(**out)
 
 
-def start_hybrid(potential, state, temperature, rng, moves=None, zero_momentum=True):
+def start_hybrid(potential, state, temperature, rng, moves=None, zero_momentum=True,
+                 stress=False):
     """A :class:`HybridState` at ``state``: momenta from ``state.momenta`` or Maxwell–Boltzmann at
-    ``temperature`` from ``rng``; masses default to ASE's."""
-    md = mdmod.start_md(potential, state, temperature, rng, zero_momentum=zero_momentum)
+    ``temperature`` from ``rng``; masses default to ASE's; ``stress`` for a barostat."""
+    md = mdmod.start_md(potential, state, temperature, rng, zero_momentum=zero_momentum,
+                        stress=stress)
     return HybridState(md=md, chain=start_chain(potential, md.state, moves))
 
 
@@ -105,7 +107,7 @@ def _set_moments(potential, hs, moments):
 
 
 def hybrid_cycle(potential, hs, temperature, rng, dt, md_steps, mc_sweeps, thermostat=None,
-                 adapt=False, relax_moments=False, relax_options=None):
+                 adapt=False, relax_moments=False, relax_options=None, barostat=None):
     """One cycle in place: [relax moments], ``md_steps`` MD steps, ``mc_sweeps`` MC sweeps at
     ``temperature`` (K), forces refreshed. ``adapt`` adapts the MC step sizes after the sweeps
     (equilibration only). Returns the fraction of MC moves accepted (NaN without sweeps)."""
@@ -115,7 +117,7 @@ def hybrid_cycle(potential, hs, temperature, rng, dt, md_steps, mc_sweeps, therm
         result = minimise_moments(potential, hs.md.state, **(relax_options or {}))
         _set_moments(potential, hs, result.state.moments)
     for _ in range(md_steps):
-        hs.md = mdmod.md_step(potential, hs.md, dt, thermostat, rng)
+        hs.md = mdmod.md_step(potential, hs.md, dt, thermostat, rng, barostat)
     accepted = float("nan")
     if mc_sweeps > 0:
         chain = hs.chain
@@ -140,7 +142,8 @@ def hybrid_cycle(potential, hs, temperature, rng, dt, md_steps, mc_sweeps, therm
 
 def run_hybrid(potential, state, temperature, n_cycles, rng, *, dt, md_steps, mc_sweeps,
                thermostat=None, moves=None, n_equilibration=0, relax_moments=False,
-               relax_options=None, checkpoint=None, checkpoint_every=10, on_cycle=None):
+               relax_options=None, checkpoint=None, checkpoint_every=10, on_cycle=None,
+               barostat=None):
     """Run ``n_cycles`` hybrid cycles; returns (:class:`HybridState`, :class:`HybridRecords`).
 
     potential : a ``LocalMomentPotential`` (Monte Carlo needs ``local_energy_changes``)
@@ -156,6 +159,7 @@ def run_hybrid(potential, state, temperature, n_cycles, rng, *, dt, md_steps, mc
     checkpoint : path of a ``.npz``; if it exists the run resumes from it (same numbers as an
         uninterrupted run), and it is rewritten every ``checkpoint_every`` cycles and at the end
     on_cycle : optional ``on_cycle(hybrid_state)`` after every cycle (must not modify it)
+    barostat : optional ``md.StochasticCellRescaling`` acting during the MD steps (NPT)
     """
     dt = mdmod._check_dt(dt)
     for name, value in (("n_cycles", n_cycles), ("md_steps", md_steps), ("mc_sweeps", mc_sweeps),
@@ -177,13 +181,16 @@ def run_hybrid(potential, state, temperature, n_cycles, rng, *, dt, md_steps, mc
                              f"the state has {_n_atoms(state)}")
     else:
         hs = state if isinstance(state, HybridState) else \
-            start_hybrid(potential, state, temperature, rng, moves)
+            start_hybrid(potential, state, temperature, rng, moves, stress=barostat is not None)
+        if barostat is not None and hs.md.pv == 0.0:
+            hs.md = replace(hs.md, pv=barostat.pressure * hs.md.state.volume)
         rows = {k: [] for k in RECORDS}
     total = int(n_cycles)
     while hs.cycle < total:
         acc = hybrid_cycle(potential, hs, temperature, rng, dt, int(md_steps), int(mc_sweeps),
                            thermostat, adapt=hs.cycle < n_equilibration,
-                           relax_moments=relax_moments, relax_options=relax_options)
+                           relax_moments=relax_moments, relax_options=relax_options,
+                           barostat=barostat)
         obs = mdmod.observe(hs.md)
         for key, value in (("cycle", hs.cycle), ("time", hs.md.time),
                            ("potential_energy", hs.md.energy), ("kinetic_energy", obs["kinetic_energy"]),
@@ -208,7 +215,7 @@ def save_hybrid(path, hs, rows, rng):
     md, chain, s = hs.md, hs.chain, hs.md.state
     meta = {"version": _VERSION, "kind": "hybrid", "cycle": hs.cycle, "mc_heat": hs.mc_heat,
             "energy": md.energy, "step": md.step, "time": md.time, "heat": md.heat,
-            "zero_momentum": md.zero_momentum, "chain_energy": chain.energy,
+            "zero_momentum": md.zero_momentum, "pv": md.pv, "chain_energy": chain.energy,
             "sweeps": chain.sweeps, "moves": asdict(chain.moves),
             "rng": rng.bit_generator.state, "bit_generator": type(rng.bit_generator).__name__}
     arrays = {"positions": s.positions, "momenta": s.momenta, "masses": s.masses,
@@ -250,7 +257,7 @@ def load_hybrid(path, rng):
                              masses=a["masses"])
     md = mdmod.MDState(state=state, forces=a["forces"], energy=meta["energy"],
                        stress=a.get("stress"), step=meta["step"], time=meta["time"],
-                       heat=meta["heat"], zero_momentum=meta["zero_momentum"])
+                       heat=meta["heat"], zero_momentum=meta["zero_momentum"], pv=meta["pv"])
     chain = ChainState(moments=a["chain_moments"], energy=meta["chain_energy"],
                        magnetisation=a["chain_magnetisation"], counts=a["counts"],
                        moves=MoveSet(**meta["moves"]), sweeps=meta["sweeps"])

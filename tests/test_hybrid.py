@@ -11,7 +11,7 @@ from test_md import Einstein, fe_potential, fe_state
 
 from spinlattice.analysis.statistics import mean_and_error
 from spinlattice.drivers.hybrid import load_hybrid, run_hybrid
-from spinlattice.drivers.md import Bussi, Langevin
+from spinlattice.drivers.md import Bussi, Langevin, StochasticCellRescaling
 from spinlattice.drivers.montecarlo import MoveSet
 from spinlattice.errors import FileFormatError, InputError
 from spinlattice.potential import SumPotential
@@ -38,6 +38,7 @@ def _assert_same(a, b):
     np.testing.assert_array_equal(ha.md.state.positions, hb.md.state.positions)
     np.testing.assert_array_equal(ha.md.state.momenta, hb.md.state.momenta)
     np.testing.assert_array_equal(ha.md.state.moments, hb.md.state.moments)
+    np.testing.assert_array_equal(ha.md.state.cell, hb.md.state.cell)
     assert ha.chain.moves == hb.chain.moves and ha.mc_heat == hb.mc_heat
 
 
@@ -60,8 +61,10 @@ def test_same_seed_same_numbers():
     assert full == pytest.approx(hs.md.energy, abs=1e-12)
 
 
-def test_resume_from_checkpoint_gives_same_numbers(tmp_path):
-    reference = _run(7)
+@pytest.mark.parametrize("barostat", [None, StochasticCellRescaling(0.0, 600.0, 50.0, every=2)],
+                         ids=["nvt", "npt"])
+def test_resume_from_checkpoint_gives_same_numbers(tmp_path, barostat):
+    reference = _run(7, barostat=barostat)
     path = tmp_path / "hybrid.npz"
 
     class Stop(Exception):
@@ -72,14 +75,17 @@ def test_resume_from_checkpoint_gives_same_numbers(tmp_path):
             raise Stop
 
     with pytest.raises(Stop):  # killed during cycle 5 → the last checkpoint holds cycle 4
-        _run(7, checkpoint=path, checkpoint_every=2, on_cycle=interrupt)
+        _run(7, checkpoint=path, checkpoint_every=2, on_cycle=interrupt, barostat=barostat)
     saved, rows = load_hybrid(path, np.random.default_rng(0))
     assert saved.cycle == 4 and len(rows["cycle"]) == 4
     # resume with a differently seeded generator: its state comes from the checkpoint
-    resumed = _run(7, seed=999, checkpoint=path, checkpoint_every=2)
+    resumed = _run(7, seed=999, checkpoint=path, checkpoint_every=2, barostat=barostat)
     _assert_same(reference, resumed)
-    again = _run(7, seed=999, checkpoint=path)  # finished run: nothing left to do
+    again = _run(7, seed=999, checkpoint=path, barostat=barostat)  # finished: nothing to do
     _assert_same(reference, again)
+    if barostat is not None:  # the cell moved and P₀V is part of the conserved quantity
+        assert resumed[0].md.state.volume != fe_state().volume
+        assert resumed[0].md.pv == pytest.approx(0.0)
 
 
 def test_bussi_hybrid_bookkeeping():
