@@ -543,8 +543,15 @@ def minimise_moments(potential, state, *, mode="fixed", mask=None, collinear=Fal
         energy, h = evaluate(potential, state, m, field)
         return energy, h[free]
 
+    full_callback = None
+    if callback is not None:
+        def full_callback(step, m_free, energy):
+            m = moments.copy()
+            m[free] = m_free
+            callback(step, m, energy)
+
     x, energy, h_free, residual, steps, evaluations, message, energies = lbfgs(
-        func, space, x0, tol, int(max_steps), int(memory), max_move, callback)
+        func, space, x0, tol, int(max_steps), int(memory), max_move, full_callback)
     final = moments.copy()
     final[free] = space.moments(x)
     if mode == "fixed":  # exact lengths: renormalise against rounding of the retraction

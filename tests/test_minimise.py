@@ -156,7 +156,11 @@ def test_step_count_reported_and_bounded():
     assert res.evaluations >= res.steps + 1
     assert len(res.energies) == res.steps + 1
     assert np.all(np.diff(res.energies) <= 1e-12)  # Armijo: never uphill
-    capped = minimise_moments(heisenberg(-0.01), state, mode="fixed", tol=1e-8, max_steps=3)
+    seen = []
+    capped = minimise_moments(heisenberg(-0.01), state, mode="fixed", tol=1e-8, max_steps=3,
+                              callback=lambda k, m, e: seen.append((k, m.shape, e)))
+    assert [s[0] for s in seen] == [1, 2, 3] and seen[0][1] == (16, 3)
+    assert seen[-1][2] == capped.energy
     assert capped.steps == 3 and not capped.converged
     assert "max_steps" in capped.message and "NOT converged" in capped.summary()
 
