@@ -19,10 +19,11 @@ A switch between neighbouring images k, k+1 is reported when any of these holds:
 * the label changes;
 * an energy cusp: for a smooth E(s) the secant over the spring equals the mean of the end
   slopes to O(Δs³ E'''), i.e. c_k = |E_{k+1} − E_k − ½ (g_k + g_{k+1}) Δs_k| is small, where
-  g = dE/ds = −f̃·τ from the true forces; c_k > ``cusp_tol`` (eV) marks a kink between the images
-  (two crossing branches). This flag is a heuristic: too few images on a strongly curved path can
-  trigger it too, so it is reported with its size and a switch is "magnetic" only together with
-  one of the moment criteria.
+  g = dE/ds = −f̃·τ from the true forces. A kink between images k and k+1 (two crossing branches)
+  makes c_k of order Δs |g_R − g_L| while the neighbouring intervals stay smooth, so the flag
+  needs c_k > ``cusp_tol`` (eV) *and* c_k > ``cusp_factor`` (3) × the larger c of the adjacent
+  intervals. It is a heuristic (a coarse band on a strongly curved path can trigger it too), so
+  it is reported with its size, and a switch is "magnetic" only with one of the moment criteria.
 """
 
 from __future__ import annotations
@@ -82,13 +83,20 @@ def magnetic_descriptors(moments, sublattice=None):
             "label": labels, "sign_pattern": s}
 
 
+def cusp_sizes(energies, path, derivatives):
+    """c_k (n − 1,) eV, the secant-versus-mean-slope mismatch of every interval."""
+    e, s, g = (np.asarray(a, dtype=float) for a in (energies, path, derivatives))
+    return np.abs(np.diff(e) - 0.5 * (g[:-1] + g[1:]) * np.diff(s))
+
+
 def detect_switches(energies, path, derivatives, moments, descriptors, *, moment_jump=0.25,
-                    cusp_tol=1e-3):
+                    cusp_tol=1e-3, cusp_factor=3.0):
     """List of dicts {"between": (k, k+1), "kinds": [...], sizes...} for every flagged pair of
     neighbouring images (criteria in the module doc). energies (n,) eV; path (n,) Å;
     derivatives (n,) eV/Å; moments (n, N, 3) μB; descriptors from :func:`magnetic_descriptors`."""
     moments = np.asarray(moments, dtype=float)
     size = np.linalg.norm(moments, axis=2)
+    cusps = cusp_sizes(energies, path, derivatives)
     out = []
     for k in range(len(energies) - 1):
         d_site = float(np.max(np.abs(size[k + 1] - size[k]), initial=0.0))
@@ -96,9 +104,8 @@ def detect_switches(energies, path, derivatives, moments, descriptors, *, moment
         d_stag = float(abs(descriptors["staggered"][k + 1] - descriptors["staggered"][k]))
         both = (size[k] > 0.1) & (size[k + 1] > 0.1)
         reversed_sites = np.nonzero(both & (np.einsum("ij,ij->i", moments[k], moments[k + 1]) < 0))[0]
-        ds = path[k + 1] - path[k]
-        cusp = float(abs(energies[k + 1] - energies[k]
-                         - 0.5 * (derivatives[k] + derivatives[k + 1]) * ds))
+        cusp = float(cusps[k])
+        nearby = max(cusps[max(k - 1, 0):k].tolist() + cusps[k + 1:k + 2].tolist(), default=0.0)
         kinds = []
         if d_site > moment_jump:
             kinds.append("site |m| jump")
@@ -110,7 +117,7 @@ def detect_switches(energies, path, derivatives, moments, descriptors, *, moment
             kinds.append("moment reversal")
         if descriptors["label"][k] != descriptors["label"][k + 1]:
             kinds.append("label change")
-        if cusp > cusp_tol:
+        if cusp > cusp_tol and cusp > cusp_factor * nearby:
             kinds.append("energy cusp")
         if kinds:
             out.append({"between": (k, k + 1), "kinds": kinds,
@@ -121,4 +128,5 @@ def detect_switches(energies, path, derivatives, moments, descriptors, *, moment
     return out
 
 
-__all__ = ["magnetic_descriptors", "detect_switches", "tangential_derivatives", "sign_pattern"]
+__all__ = ["magnetic_descriptors", "detect_switches", "tangential_derivatives", "sign_pattern",
+           "cusp_sizes"]

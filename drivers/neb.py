@@ -320,6 +320,9 @@ class Band:
         self.states = [im.copy() for im in images]
         self.x = np.array([self.space.to_x(s) for s in self.states])
         self.volumes = np.array([s.volume for s in self.states])
+        if cell_mode == "fixed_volume":  # volumes linear in the image index between the ends
+            self.volumes = np.linspace(self.volumes[0], self.volumes[-1], n)
+            self.x = self.step_to(self.x)
         if check_monotonic:
             check_path(self.space, self.x)
         self.evaluations = 0
@@ -367,9 +370,10 @@ class Band:
                               steps)
 
     def step_to(self, x):
-        """Coordinates after a step, with the fixed_volume retraction applied."""
+        """Coordinates after a step, with the fixed_volume retraction applied (end points kept)."""
         if self.space.cell_mode == "fixed_volume":
-            x = np.array([self.space.restore_volume(xk, v) for xk, v in zip(x, self.volumes)])
+            x = np.array([xk if k in (0, len(x) - 1) else self.space.restore_volume(xk, v)
+                          for k, (xk, v) in enumerate(zip(x, self.volumes))])
         return x
 
 
@@ -415,16 +419,18 @@ class NEBResult:
     history: np.ndarray = dc_field(repr=False, default=None)
 
     def summary(self) -> str:
+        magnetic = sum(s["magnetic"] for s in self.switches)
         return (f"NEB {'converged' if self.converged else 'NOT converged'} after {self.steps} "
                 f"steps ({self.evaluations} image evaluations): max|F| = {self.max_force:.2e} "
                 f"eV/Å, barrier {self.barrier:.6f} eV, reaction energy {self.reaction_energy:.6f} "
-                f"eV, climbing image {self.climb_index}, {len(self.switches)} magnetic switch(es) "
-                f"({self.message})")
+                f"eV, climbing image {self.climb_index}, {magnetic} magnetic switch(es), "
+                f"{len(self.switches) - magnetic} energy cusp(s) only ({self.message})")
 
 
 def fire(band, *, fmax, max_steps, climb, climb_fmax, max_step, dt=0.1, dt_max=1.0, n_min=5,
          f_inc=1.1, f_dec=0.5, a_start=0.1, f_a=0.99, callback=None):
     """FIRE on the intermediate images (Bitzek et al. 2006; ASE's default parameters)."""
+    dt_start = dt
     ev = band.evaluate(climb=False)
     climbing = climb and max_row_norm(ev.neb_forces) < climb_fmax
     if climbing:
@@ -442,7 +448,7 @@ def fire(band, *, fmax, max_steps, climb, climb_fmax, max_step, dt=0.1, dt_max=1
             message = "max NEB force below fmax"
             break
         if climb and not climbing and fm < climb_fmax:
-            climbing, v, a, n_pos, dt = True, np.zeros_like(v), a_start, 0, 0.1
+            climbing, v, a, n_pos, dt = True, np.zeros_like(v), a_start, 0, dt_start
             ev = band.evaluate(climb=True)
             continue
         if steps >= max_steps:
@@ -471,14 +477,15 @@ def fire(band, *, fmax, max_steps, climb, climb_fmax, max_step, dt=0.1, dt_max=1
 def neb(potential, images, *, k=0.1, climb=True, fmax=0.01, max_steps=1000, climb_fmax=0.1,
         max_step=0.1, cell_mode="variable", cell_weight=None, moments="relax",
         moment_mode="variable", collinear=False, axis=None, hmax=1e-6, moment_steps=500,
-        pressure=0.0, moment_jump=0.25, cusp_tol=None, sublattice=None,
+        pressure=0.0, moment_jump=0.25, cusp_tol=None, sublattice=None, dt=0.1, dt_max=1.0,
         callback=None) -> NEBResult:
     """Relax the band through ``images`` (list of ≥ 3 states, end points fixed).
 
     potential : any Potential (energy, forces, magnetic_forces; stress unless cell_mode="fixed")
     k : spring constant(s), eV/Å² (scalar or n − 1 values)
     climb : climbing image once max|F^NEB| < ``climb_fmax``; fmax : convergence, eV/Å
-    max_step : largest move of one coordinate row per FIRE step, Å
+    max_step : largest move of one coordinate row per FIRE step, Å; dt, dt_max : FIRE's initial
+        and largest time step (stable for dt < 2/√λ_max of the stiffest mode, units eV, Å)
     cell_mode : "variable" (solid-state NEB), "fixed_volume", "fixed" (ordinary NEB)
     cell_weight : J (Å), default V₀^{1/3} N^{1/6}; pressure : eV/Å³ (enthalpy E + pV)
     moments : "relax" (minimised at every force call, warm-started) or "frozen"
@@ -498,7 +505,8 @@ def neb(potential, images, *, k=0.1, climb=True, fmax=0.01, max_steps=1000, clim
                 hmax=hmax, moment_steps=moment_steps, pressure=pressure)
     ev, fm, converged, steps, message, history = fire(
         band, fmax=float(fmax), max_steps=int(max_steps), climb=bool(climb),
-        climb_fmax=float(climb_fmax), max_step=float(max_step), callback=callback)
+        climb_fmax=float(climb_fmax), max_step=float(max_step), dt=float(dt),
+        dt_max=float(dt_max), callback=callback)
     return summarise(band, ev, fm, converged, steps, message, history, moment_jump=moment_jump,
                      cusp_tol=cusp_tol, sublattice=sublattice)
 
