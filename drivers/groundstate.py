@@ -229,8 +229,6 @@ def search_ground_state(potential, state, rng, n_starts=20, *, mode="variable", 
                          f"give every free site a moment of the expected size (or mask it)")
     if anneal is not None and not callable(anneal):
         raise InputError("anneal must be a callable(state, rng) -> state")
-    if anneal is not None and hasattr(anneal, "potential") and anneal.potential is None:
-        anneal.potential = potential  # an mc_annealer learns the potential here
     minima = []
     for k in range(int(n_starts)):
         start = random_start(state, rng, free, max_angle, scale if mode == "variable" else None)
@@ -260,10 +258,11 @@ def search_ground_state(potential, state, rng, n_starts=20, *, mode="variable", 
     return GroundStateResult(minima, clusters, float(fraction), n_sites, energy_tol, reports)
 
 
-def mc_annealer(temperatures, sweeps_per_temperature=20, moves=None):
+def mc_annealer(potential, temperatures, sweeps_per_temperature=20, moves=None):
     """An ``anneal(state, rng) -> state`` for :func:`search_ground_state`: Metropolis Monte Carlo
-    (:func:`spinlattice.drivers.montecarlo.run_chain`) through the decreasing ``temperatures``
-    (K), ``sweeps_per_temperature`` sweeps each, with step sizes adapted at every temperature.
+    (:func:`spinlattice.drivers.montecarlo.run_chain`) with ``potential`` through the decreasing
+    ``temperatures`` (K), ``sweeps_per_temperature`` sweeps each after as many equilibration
+    sweeps (step sizes adapted there).
 
     The MC driver moves every site (it has no mask), so this suits potentials where all sites
     carry moments; the potential needs ``local_energy_changes``.
@@ -280,20 +279,12 @@ def mc_annealer(temperatures, sweeps_per_temperature=20, moves=None):
     def anneal(state, rng):
         move_set = MoveSet() if moves is None else moves
         for t in temps:
-            chain, _ = run_chain(_potential_of(anneal), state, t,
-                                 int(sweeps_per_temperature), rng, move_set,
+            chain, _ = run_chain(potential, state, t, int(sweeps_per_temperature), rng, move_set,
                                  n_equilibration=int(sweeps_per_temperature))
             state = state.replace(moments=chain.moments)
         return state
 
-    anneal.potential = None  # set by search_ground_state before use
     return anneal
-
-
-def _potential_of(anneal):
-    if anneal.potential is None:
-        raise InputError("the annealer has no potential: pass it to search_ground_state")
-    return anneal.potential
 
 
 # --- collinear states --------------------------------------------------------------------------
