@@ -65,51 +65,62 @@ def _frame(x, y, z):
     return e1x, e1y, e1z, y * e1z - z * e1y, z * e1x - x * e1z, x * e1y - y * e1x
 
 
+@nb.njit(cache=True, inline="always")
+def _propose_one(mx, my, mz, move, steps, limit, u0, u1):
+    """One proposal from moment (mx, my, mz): returns (m'_x, m'_y, m'_z, log weight)."""
+    if move == FLIP:
+        return -mx, -my, -mz, 0.0
+    size = np.sqrt(mx * mx + my * my + mz * mz)
+    if size > 0.0:
+        ux, uy, uz = mx / size, my / size, mz / size
+    else:  # no direction: any axis will do (a measure-zero event)
+        ux, uy, uz = 0.0, 0.0, 1.0
+    if move == MAGNITUDE:
+        signed = size + steps[MAGNITUDE] * (2.0 * u0 - 1.0)
+        if abs(signed) > limit:
+            log_w = -np.inf
+        elif size > 0.0:
+            log_w = 2.0 * (np.log(abs(signed)) - np.log(size))
+        else:
+            log_w = np.inf
+        return signed * ux, signed * uy, signed * uz, log_w
+    if move == UNIFORM:
+        cos_t = 2.0 * u0 - 1.0
+    else:  # CONE: cos θ uniform in [cos step, 1]
+        cos_t = 1.0 - u0 * (1.0 - np.cos(steps[CONE]))
+    sin_t = np.sqrt(max(0.0, 1.0 - cos_t * cos_t))
+    phi = 2.0 * np.pi * u1
+    e1x, e1y, e1z, e2x, e2y, e2z = _frame(ux, uy, uz)
+    c1, c2 = sin_t * np.cos(phi), sin_t * np.sin(phi)
+    return (size * (cos_t * ux + c1 * e1x + c2 * e2x), size * (cos_t * uy + c1 * e1y + c2 * e2y),
+            size * (cos_t * uz + c1 * e1z + c2 * e2z), 0.0)
+
+
 @nb.njit(cache=True)
 def propose(moments, sites, moves, steps, max_moment, uniforms, new_moments, log_weights):
     """Turn uniforms into proposals for ``sites``.
 
     moments : (N, 3) μB; sites : (K,); moves : (K,) move codes; steps : (4,) step of each move
     type (cone: half-angle in rad; magnitude: μB); max_moment : (K,) largest allowed |m'| of each
-    site (inf: none); uniforms : (K, 3) in [0, 1).
+    site (inf: none); uniforms : (K, 2) in [0, 1).
     Writes new_moments (K, 3) and log_weights (K,): the log of the proposal-measure factor in the
     acceptance ratio (2 ln|m'/m| for magnitude moves; −inf for a proposal outside the range).
     """
     for k in range(sites.shape[0]):
         s = sites[k]
-        mx, my, mz = moments[s, 0], moments[s, 1], moments[s, 2]
-        size = np.sqrt(mx * mx + my * my + mz * mz)
-        log_weights[k] = 0.0
-        move = moves[k]
-        if move == FLIP:
-            new_moments[k, 0], new_moments[k, 1], new_moments[k, 2] = -mx, -my, -mz
-            continue
-        if size > 0.0:
-            ux, uy, uz = mx / size, my / size, mz / size
-        else:  # no direction: any axis will do (a measure-zero event)
-            ux, uy, uz = 0.0, 0.0, 1.0
-        if move == MAGNITUDE:
-            signed = size + steps[MAGNITUDE] * (2.0 * uniforms[k, 0] - 1.0)
-            new_moments[k, 0], new_moments[k, 1], new_moments[k, 2] = signed * ux, signed * uy, \
-                signed * uz
-            if abs(signed) > max_moment[k]:
-                log_weights[k] = -np.inf
-            elif size > 0.0:
-                log_weights[k] = 2.0 * (np.log(abs(signed)) - np.log(size))
-            else:
-                log_weights[k] = np.inf
-            continue
-        if move == UNIFORM:
-            cos_t = 2.0 * uniforms[k, 0] - 1.0
-        else:  # CONE: cos θ uniform in [cos step, 1]
-            cos_t = 1.0 - uniforms[k, 0] * (1.0 - np.cos(steps[CONE]))
-        sin_t = np.sqrt(max(0.0, 1.0 - cos_t * cos_t))
-        phi = 2.0 * np.pi * uniforms[k, 1]
-        e1x, e1y, e1z, e2x, e2y, e2z = _frame(ux, uy, uz)
-        c1, c2 = sin_t * np.cos(phi), sin_t * np.sin(phi)
-        new_moments[k, 0] = size * (cos_t * ux + c1 * e1x + c2 * e2x)
-        new_moments[k, 1] = size * (cos_t * uy + c1 * e1y + c2 * e2y)
-        new_moments[k, 2] = size * (cos_t * uz + c1 * e1z + c2 * e2z)
+        x, y, z, w = _propose_one(moments[s, 0], moments[s, 1], moments[s, 2], moves[k], steps,
+                                  max_moment[k], uniforms[k, 0], uniforms[k, 1])
+        new_moments[k, 0], new_moments[k, 1], new_moments[k, 2], log_weights[k] = x, y, z, w
+
+
+@nb.njit(cache=True, inline="always")
+def _accept(delta_e, log_weight, beta, u):
+    if log_weight == -np.inf or not np.isfinite(delta_e):
+        return False
+    if delta_e <= 0.0 and log_weight >= 0.0:
+        return True
+    exponent = log_weight - beta * delta_e if delta_e != 0.0 else log_weight
+    return np.log(u) < exponent
 
 
 @nb.njit(cache=True)
@@ -120,14 +131,7 @@ def metropolis_accept(delta_e, log_weights, beta, uniforms, accepted):
     Writes accepted (K,) bool.
     """
     for k in range(delta_e.shape[0]):
-        if log_weights[k] == -np.inf or not np.isfinite(delta_e[k]):
-            accepted[k] = False
-            continue
-        if delta_e[k] <= 0.0 and log_weights[k] >= 0.0:
-            accepted[k] = True
-            continue
-        exponent = log_weights[k] - beta * delta_e[k] if delta_e[k] != 0.0 else log_weights[k]
-        accepted[k] = np.log(uniforms[k]) < exponent
+        accepted[k] = _accept(delta_e[k], log_weights[k], beta, uniforms[k])
 
 
 @nb.njit(cache=True)
@@ -163,3 +167,67 @@ def choose_moves(probabilities, uniforms):
             m += 1
         out[k] = m
     return out
+
+
+@nb.njit(cache=True, inline="always")
+def _spin_model_delta(s, n0, n1, n2, first, neighbours, exchange, landau, field, moments):
+    """ΔE (eV) of m_s → (n0, n1, n2) for the LocalSpinModel arrays (spinlattice.spinmodel):
+    −Σ_{p∈s, j≠s} J_p (m'−m)·m_j − ½ Σ_{p∈s, j=s} J_p (|m'|² − |m|²) + Landau and field terms."""
+    o0, o1, o2 = moments[s, 0], moments[s, 1], moments[s, 2]
+    d0, d1, d2 = n0 - o0, n1 - o1, n2 - o2
+    new2 = n0 * n0 + n1 * n1 + n2 * n2
+    old2 = o0 * o0 + o1 * o1 + o2 * o2
+    delta = 0.0
+    for p in range(first[s], first[s + 1]):
+        j = neighbours[p]
+        if j == s:
+            delta -= 0.5 * exchange[p] * (new2 - old2)
+        else:
+            delta -= exchange[p] * (d0 * moments[j, 0] + d1 * moments[j, 1] + d2 * moments[j, 2])
+    a, b, c = landau[s, 0], landau[s, 1], landau[s, 2]
+    delta += a * (new2 - old2) + b * (new2 * new2 - old2 * old2) \
+        + c * (new2 * new2 * new2 - old2 * old2 * old2)
+    delta -= field[s, 0] * d0 + field[s, 1] * d1 + field[s, 2] * d2
+    return delta
+
+
+@nb.njit(cache=True)
+def spin_model_energy_changes(first, neighbours, exchange, landau, field, moments, sites,
+                              new_moments):
+    """ΔE (K,) of independent single-site proposals for a LocalSpinModel (for checks)."""
+    out = np.empty(sites.shape[0])
+    for k in range(sites.shape[0]):
+        out[k] = _spin_model_delta(sites[k], new_moments[k, 0], new_moments[k, 1],
+                                   new_moments[k, 2], first, neighbours, exchange, landau, field,
+                                   moments)
+    return out
+
+
+@nb.njit(cache=True)
+def spin_model_sweep(first, neighbours, exchange, landau, field, moments, order, moves, steps,
+                     max_moment, uniforms, beta, magnetisation, counts):
+    """A whole sequential Metropolis sweep of a LocalSpinModel inside numba.
+
+    order : (N,) sites in visiting order; moves : (N,) move codes; uniforms : (N, 3) (two for
+    the proposal, one for acceptance); max_moment : (N,) per site. Updates moments,
+    magnetisation (3,) and counts (4, 2) in place; returns the energy change (eV).
+    """
+    total = 0.0
+    for k in range(order.shape[0]):
+        s = order[k]
+        move = moves[k]
+        n0, n1, n2, log_w = _propose_one(moments[s, 0], moments[s, 1], moments[s, 2], move,
+                                         steps, max_moment[s], uniforms[k, 0], uniforms[k, 1])
+        counts[move, 0] += 1
+        if log_w == -np.inf:
+            continue
+        delta = _spin_model_delta(s, n0, n1, n2, first, neighbours, exchange, landau, field,
+                                  moments)
+        if _accept(delta, log_w, beta, uniforms[k, 2]):
+            counts[move, 1] += 1
+            magnetisation[0] += n0 - moments[s, 0]
+            magnetisation[1] += n1 - moments[s, 1]
+            magnetisation[2] += n2 - moments[s, 2]
+            moments[s, 0], moments[s, 1], moments[s, 2] = n0, n1, n2
+            total += delta
+    return total

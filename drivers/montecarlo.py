@@ -11,7 +11,8 @@ a colour, so all proposals of one colour are independent — their ΔE's are exa
 against the same state, and the potential computes them in **one batched call**
 (``local_energy_changes``). numba kernels turn uniforms drawn from the caller's generator into
 proposals, accept/reject, and update moments and running sums (energy, Σ m). One sweep proposes
-one move per site. (Landau & Binder, *A Guide to Monte Carlo Simulations in Statistical
+one move per site. Potentials that reduce to a :class:`~spinlattice.spinmodel.LocalSpinModel`
+(bilinear exchange + Landau + field) run whole sequential sweeps inside numba instead. (Landau & Binder, *A Guide to Monte Carlo Simulations in Statistical
 Physics*, ch. 4–5.)
 """
 
@@ -24,6 +25,7 @@ import numpy as np
 from spinlattice.errors import InputError
 from spinlattice.neighbors import state_neighbor_list
 from spinlattice.potential import LocalMomentPotential, coupling_range, moment_limits
+from spinlattice.spinmodel import local_spin_model
 from spinlattice.units import K_B
 
 from . import kernels
@@ -125,29 +127,43 @@ def _site_limits(potential, numbers):
     return np.array([limits.get(int(z), np.inf) for z in numbers], dtype=float)
 
 
-def sweep(potential, state, chain, colours, temperature, rng, limits=None):
+def sweep(potential, state, chain, colours, temperature, rng, limits=None, spin_model=None):
     """One Metropolis sweep: every site proposed once, colour by colour (random colour order).
 
     ``state`` supplies positions/species (its moments are ignored: ``chain.moments`` is the
     current configuration, updated in place with ``chain.energy``, ``chain.magnetisation`` and
     ``chain.counts``). temperature in K (0: accept only downhill moves).
+    With ``spin_model`` (the potential's :class:`~spinlattice.spinmodel.LocalSpinModel`) the
+    sweep visits sites sequentially in a random order entirely inside numba instead.
     """
     beta = np.inf if temperature == 0 else 1.0 / (K_B * temperature)
     limits = _site_limits(potential, state.numbers) if limits is None else limits
     probabilities, steps = chain.moves.probabilities(), chain.moves.steps()
+    if spin_model is not None:
+        m = spin_model
+        n = state.n_atoms
+        order = rng.permutation(n).astype(np.int64)
+        draws = rng.random((n, 4))
+        moves = kernels.choose_moves(probabilities, draws[:, 0])
+        chain.energy += kernels.spin_model_sweep(
+            m.first, m.neighbours, m.exchange, m.landau, m.field, chain.moments, order, moves,
+            steps, limits, np.ascontiguousarray(draws[:, 1:]), beta, chain.magnetisation,
+            chain.counts)
+        chain.sweeps += 1
+        return
     current = state.replace(moments=chain.moments)
     for c in rng.permutation(len(colours)):
         sites = colours[c]
         k = sites.shape[0]
-        draws = rng.random((k, 5))
+        draws = rng.random((k, 4))
         moves = kernels.choose_moves(probabilities, draws[:, 0])
         new = np.empty((k, 3))
         log_w = np.empty(k)
-        kernels.propose(chain.moments, sites, moves, steps, limits[sites], draws[:, 1:4], new,
+        kernels.propose(chain.moments, sites, moves, steps, limits[sites], draws[:, 1:3], new,
                         log_w)
         delta = np.asarray(potential.local_energy_changes(current, sites, new), dtype=float)
         accepted = np.empty(k, dtype=np.bool_)
-        kernels.metropolis_accept(delta, log_w, beta, draws[:, 4], accepted)
+        kernels.metropolis_accept(delta, log_w, beta, draws[:, 3], accepted)
         chain.energy += kernels.apply_accepted(chain.moments, sites, new, accepted, delta,
                                                moves, chain.magnetisation, chain.counts)
         current.moments = chain.moments  # same array, updated in place
@@ -183,7 +199,7 @@ class Samples:
 
 def run_chain(potential, state, temperature, n_sweeps, rng, moves=None, n_equilibration=0,
               adapt_every=5, sample_every=1, sublattice_signs=None, checkpoint=None,
-              checkpoint_every=50, on_sample=None):
+              checkpoint_every=50, on_sample=None, use_spin_model=True):
     """Equilibrate (adapting step sizes) and then sample a Metropolis chain at ``temperature``.
 
     Parameters
@@ -198,6 +214,9 @@ def run_chain(potential, state, temperature, n_sweeps, rng, moves=None, n_equili
         ``checkpoint_every`` sweeps and at the end.
     on_sample : optional callable ``on_sample(chain)`` called at every recorded sweep (e.g. to
         keep per-site moments); it must not modify the chain.
+    use_spin_model : run whole sweeps in numba when the potential has a
+        :class:`~spinlattice.spinmodel.LocalSpinModel` (Heisenberg + Landau + Zeeman); else, or
+        when False, colour classes with batched ``local_energy_changes``.
 
     Returns (chain, samples): the final :class:`ChainState` and the :class:`Samples`.
     """
@@ -215,11 +234,13 @@ def run_chain(potential, state, temperature, n_sweeps, rng, moves=None, n_equili
                              f"the state has {state.n_atoms} atoms")
     else:
         chain, records = start_chain(potential, state, moves), {"energy": [], "m": [], "s": []}
-    colours = colour_sites(potential, state, np.random.default_rng(0))  # deterministic
+    spin_model = local_spin_model(potential, state) if use_spin_model else None
+    colours = None if spin_model is not None else \
+        colour_sites(potential, state, np.random.default_rng(0))  # deterministic
     limits = _site_limits(potential, state.numbers)
     total = n_equilibration + n_sweeps
     while chain.sweeps < total:
-        sweep(potential, state, chain, colours, temperature, rng, limits)
+        sweep(potential, state, chain, colours, temperature, rng, limits, spin_model)
         if chain.sweeps <= n_equilibration:
             if chain.sweeps % adapt_every == 0 or chain.sweeps == n_equilibration:
                 adapt_steps(chain)

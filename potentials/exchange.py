@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from spinlattice.errors import InputError
+from spinlattice.spinmodel import LocalSpinModel
 
 from . import kernels
 from .pairs import PairTerm, proposal_arrays
@@ -85,6 +86,15 @@ class Heisenberg(_ExchangeTerm):
     """
 
     kernel_kind = kernels.HEISENBERG
+
+    def local_spin_model(self, state):
+        """The term as a :class:`~spinlattice.spinmodel.LocalSpinModel` at fixed positions
+        (J_p of every directed pair), so Monte Carlo can run whole sweeps in numba."""
+        g = self.geometry(state)
+        model = LocalSpinModel.empty(state.n_atoms)
+        model.first, model.neighbours = g.first, np.ascontiguousarray(g.j)
+        model.exchange = np.ascontiguousarray(self.coupling_values(g)[0])
+        return model
 
     def _pair_arrays(self, g, moments, gradients):
         c, dc = self.coupling_values(g)

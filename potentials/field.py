@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from spinlattice.spinmodel import LocalSpinModel
 from spinlattice.units import MU_B
 
 from . import kernels
@@ -32,6 +33,12 @@ class Zeeman(SiteTerm):
 
     def __repr__(self):
         return f"Zeeman(field={self.field.tolist()})"
+
+    def local_spin_model(self, state):
+        """The term as a :class:`~spinlattice.spinmodel.LocalSpinModel` (b = μ_B B per site)."""
+        model = LocalSpinModel.empty(state.n_atoms)
+        model.field = self.site_parameters(state.numbers)
+        return model
 
     def _site_arrays(self, p, m):
         return -np.einsum("ik,ik->i", m, p), -p

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from spinlattice.errors import InputError
+from spinlattice.spinmodel import LocalSpinModel
 from spinlattice.properties import (
     ENERGIES, ENERGY, FORCES, MAGNETIC_FORCES, STRESS, check_properties,
 )
@@ -122,6 +123,12 @@ class Landau(SiteTerm):
                     f"Landau energy of {name} with A={a}, B={b}, C={c} is unbounded below as "
                     f"|m| → ∞: the highest non-zero coefficient must be positive")
         self.parameters = parameters
+
+    def local_spin_model(self, state):
+        """The term as a :class:`~spinlattice.spinmodel.LocalSpinModel` (A, B, C per site)."""
+        model = LocalSpinModel.empty(state.n_atoms)
+        model.landau = self.site_parameters(state.numbers)
+        return model
 
     def __repr__(self):
         return f"Landau({self.parameters!r})"

@@ -30,15 +30,17 @@ def langevin(x):
     return 1 / np.tanh(x) - 1 / x
 
 
-@pytest.mark.parametrize("weights", [{"uniform": 1.0}, {"cone": 1.0},
-                                     {"cone": 0.5, "uniform": 0.3, "flip": 0.2}])
-def test_langevin_single_spin_in_field(weights):
+@pytest.mark.parametrize("weights, numba_sweep", [
+    ({"uniform": 1.0}, True), ({"cone": 1.0}, True), ({"cone": 1.0}, False),
+    ({"cone": 0.5, "uniform": 0.3, "flip": 0.2}, True),
+    ({"cone": 0.5, "uniform": 0.3, "flip": 0.2}, False)])
+def test_langevin_single_spin_in_field(weights, numba_sweep):
     m0, temperature, x = 2.0, 10.0, 2.0
     field = x * K_B * temperature / (MU_B * m0)  # tesla, so that μ_B m B / k_B T = x
     state = free_spins(m0)
     chain, samples = run_chain(Zeeman([0, 0, field]), state, temperature, 1500,
                                np.random.default_rng(7), moves=MoveSet(weights=weights),
-                               n_equilibration=100)
+                               n_equilibration=100, use_spin_model=numba_sweep)
     cos_theta = samples.magnetisation[:, 2] / (N_SPINS * m0)
     mean, err = mean_and_error(cos_theta)
     assert abs(mean - langevin(x)) < 4 * err, (mean, err, langevin(x))
@@ -68,7 +70,8 @@ def test_uniaxial_anisotropy_histogram():
         assert abs(mean - expected[b]) < 4 * err, (b, mean, expected[b], err)
 
 
-def test_landau_magnitude_distribution_includes_jacobian():
+@pytest.mark.parametrize("numba_sweep", [True, False])
+def test_landau_magnitude_distribution_includes_jacobian(numba_sweep):
     # E = A m² + B m⁴ with its minimum at m² = −A/2B = 4 μB²; P(m) dm ∝ m² exp(−E/kT) dm
     A, B, temperature = -0.04, 0.005, 300.0
     beta = 1 / (K_B * temperature)
@@ -76,7 +79,7 @@ def test_landau_magnitude_distribution_includes_jacobian():
     run_chain(Landau({"Fe": [A, B, 0.0]}), free_spins(2.0), temperature, 1400,
               np.random.default_rng(5), n_equilibration=100,
               moves=MoveSet(weights={"magnitude": 1.0, "uniform": 1.0}, fixed_length=False),
-              on_sample=lambda c: sizes.append(np.linalg.norm(c.moments, axis=1)))
+              use_spin_model=numba_sweep, on_sample=lambda c: sizes.append(np.linalg.norm(c.moments, axis=1)))
     sizes = np.array(sizes)
 
     def average(k, jacobian=2):
@@ -154,3 +157,24 @@ def test_bad_moves():
         MoveSet(weights={"teleport": 1.0})
     with pytest.raises(InputError, match="fixed_length=False"):
         MoveSet(weights={"magnitude": 1.0})
+
+
+def test_spin_model_matches_the_potential():
+    """The LocalSpinModel of Heisenberg + Landau + Zeeman reproduces energies and local ΔE."""
+    from spinlattice.drivers import kernels
+    from spinlattice.spinmodel import local_spin_model
+    rng = np.random.default_rng(4)
+    state = _heisenberg_chain_state(rng)
+    pot = SumPotential(_exchange(), Landau({"Fe": [-0.05, 0.01, 1e-4]}))
+    model = local_spin_model(pot, state)
+    e0 = pot.compute(state)["energy"]
+    moved = state.replace(moments=rng.normal(size=state.moments.shape))
+    assert model.energy(moved.moments) - model.energy(state.moments) == pytest.approx(
+        pot.compute(moved)["energy"] - e0, abs=1e-12)
+    sites = rng.integers(state.n_atoms, size=20)
+    new = rng.normal(size=(20, 3)) * 2
+    mine = kernels.spin_model_energy_changes(model.first, model.neighbours, model.exchange,
+                                             model.landau, model.field, state.moments, sites, new)
+    np.testing.assert_allclose(mine, pot.local_energy_changes(state, sites, new), atol=1e-12)
+    # a term without a spin-model form switches the numba sweep off
+    assert local_spin_model(SumPotential(pot, UniaxialAnisotropy({"Fe": [1e-3, 0]})), state) is None
