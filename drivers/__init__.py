@@ -3,6 +3,7 @@ from .relax import JointOptimizable, RelaxResult, relax  # noqa: E402  (issue 5)
 from .groundstate import (  # noqa: E402  (issue 5)
     GroundStateResult, collinear_search, moment_report, random_start, search_ground_state,
 )
+from .groundstate import mc_annealer  # noqa: E402  (issue 5)
 from .md import (  # noqa: E402  (issue 6: lattice MD)
     Bussi, Langevin, MDRecords, MDState, maxwell_boltzmann_momenta, md_step, run_md, start_md,
 )
