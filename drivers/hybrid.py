@@ -193,7 +193,8 @@ def run_hybrid(potential, state, temperature, n_cycles, rng, *, dt, md_steps, mc
                            barostat=barostat)
         obs = mdmod.observe(hs.md)
         for key, value in (("cycle", hs.cycle), ("time", hs.md.time),
-                           ("potential_energy", hs.md.energy), ("kinetic_energy", obs["kinetic_energy"]),
+                           ("potential_energy", hs.md.energy),
+                           ("kinetic_energy", obs["kinetic_energy"]),
                            ("temperature", obs["temperature"]), ("conserved", hs.conserved),
                            ("magnetisation", hs.md.state.moments.sum(axis=0)), ("acceptance", acc)):
             rows[key].append(value)

@@ -239,7 +239,8 @@ def maxwell_boltzmann_momenta(masses, temperature, rng, zero_momentum=True, exac
     _check_temperature(temperature)
     if not isinstance(rng, np.random.Generator):
         raise InputError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    p = np.sqrt(masses * K_B * temperature / AMU_A2_FS2)[:, None] * rng.standard_normal((len(masses), 3))
+    scale = np.sqrt(masses * K_B * temperature / AMU_A2_FS2)
+    p = scale[:, None] * rng.standard_normal((len(masses), 3))
     if zero_momentum and len(masses) > 1:
         p = remove_total_momentum(p, masses)
     if exact and temperature > 0:
@@ -407,7 +408,8 @@ def barostat_step(potential, md, barostat, interval, rng):
     share in ``heat``."""
     s = md.state
     if not np.all(s.pbc) or md.stress is None:
-        raise InputError("the barostat needs a periodic cell and stress: start_md(..., stress=True)")
+        raise InputError("the barostat needs a periodic cell and stress: "
+                         "start_md(..., stress=True)")
     kt = K_B * barostat.temperature
     p0, volume = barostat.pressure, s.volume
     lam = np.sqrt(volume)
@@ -516,7 +518,7 @@ def run_md(potential, start, dt, n_steps, thermostat=None, rng=None, record_ever
     if int(record_every) != record_every or record_every < 1:
         raise InputError(f"record_every must be a positive integer, got {record_every!r}")
     if thermostat is not None and not isinstance(thermostat, THERMOSTATS):
-        raise InputError(f"unknown thermostat {thermostat!r}: use Langevin(...), Bussi(...) or None")
+        raise InputError(f"unknown thermostat {thermostat!r}: use Langevin, Bussi or None")
     if isinstance(start, MDState):
         md = start
     else:
@@ -539,7 +541,8 @@ def run_md(potential, start, dt, n_steps, thermostat=None, rng=None, record_ever
     return md, records
 
 
-__all__ = ["Langevin", "Bussi", "StochasticCellRescaling", "barostat_step", "MDState", "MDRecords", "start_md", "refresh", "md_step",
+__all__ = ["Langevin", "Bussi", "StochasticCellRescaling", "barostat_step", "MDState", "MDRecords",
+           "start_md", "refresh", "md_step",
            "velocity_verlet_step", "langevin_step", "bussi_step", "run_md", "observe",
            "maxwell_boltzmann_momenta", "masses_of", "kinetic_energy", "kinetic_temperature",
            "degrees_of_freedom", "remove_total_momentum", "bussi_factor", "OBSERVABLES"]
