@@ -17,9 +17,10 @@ Integrators (each step costs one force evaluation)
   *Geometric Numerical Integration*, ch. IX).
 * **Langevin**: BAOAB splitting, B(dt/2) A(dt/2) O(dt) A(dt/2) B(dt/2) with the exact
   Ornstein–Uhlenbeck step O: p ← c p + sqrt((1 − c²) m k_B T) ξ, c = exp(−γ dt). Chosen over
-  BBK/GJF/ABOBA because its configurational averages have the smallest discretisation error and
-  it is exact for the harmonic oscillator's positions in the high-friction limit (Leimkuhler &
-  Matthews, Appl. Math. Res. Express 2013, 34; J. Chem. Phys. 138, 174102 (2013)); one force
+  BBK/ABOBA because its configurational averages have the smallest discretisation error of the
+  common splittings (superconvergent in the high-friction limit) and it samples the
+  positions of a harmonic oscillator exactly at any stable dt (Leimkuhler & Matthews, Appl.
+  Math. Res. Express 2013, 34; J. Chem. Phys. 138, 174102 (2013)); one force
   call per step like velocity Verlet. With ``zero_momentum`` the noise is projected onto the
   subspace Σ p = 0 (p_i −= m_i/M Σ_j η_j, the orthogonal projection in the mass-weighted metric),
   so the centre of mass does not diffuse and N_f = 3N − 3 is right.
