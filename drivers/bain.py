@@ -162,11 +162,14 @@ def ca_scan(potential, ca_values, *, start="FM", volume=None, moment_size=2.2, n
 def bain_endpoints(potential, *, start="FM", volume=None, moment_size=2.2, number=26, hmax=1e-8,
                    collinear=True):
     """(bcc, fcc) bct states at ``volume`` Å³/atom (both) or each at its relaxed volume (None),
-    moments relaxed from ``start``."""
+    moments relaxed from ``start`` — one start for both, or a pair (bcc start, fcc start), e.g.
+    ("FM", "AFM") for a path that must change its magnetic order."""
     kw = _moment_kw(hmax, collinear)
-    m = start_moments(start, moment_size)
+    pair = tuple(start) if isinstance(start, (tuple, list)) and len(start) == 2 and all(
+        isinstance(x, str) for x in start) else (start, start)
     out = []
-    for ca in (1.0, SQRT2):
+    for ca, begin in zip((1.0, SQRT2), pair):
+        m = start_moments(begin, moment_size)
         state = bct_state(ca, 11.8 if volume is None else volume, m, number)
         state, _ = relax_volume(potential, state, kw) if volume is None else \
             relaxed_moments(potential, state, kw)
@@ -194,26 +197,52 @@ def bain_neb(potential, *, start="FM", volume=None, n_images=9, moment_size=2.2,
     return result, ca, vol
 
 
-def compare_with_scan(result, ca, scan, switch_free=True):
-    """Per-image comparison of an NEB (``result``, its c/a per image ``ca``) with a scan:
-    dict of arrays over the compared images (index, c_over_a, neb, scan, difference, all eV/atom)
-    and the max |difference|; images are compared where the scan is a valid path (module doc)."""
+def compare_with_scan(result, ca, scans, switch_free=True):
+    """Per-image comparison of an NEB (``result``, its c/a per image ``ca``) with scans.
+
+    scans : one :class:`ScanResult` or {label: ScanResult} ("FM", "AFM", "NM"); with a dict each
+        image is compared with the scan of its own magnetic label (result.descriptors["label"]).
+    Returns a dict: index, c_over_a, neb, scan, difference (eV/atom, over the compared images),
+    max_abs_difference (None when c/a is not monotonic along the band), and the highest point of
+    the band and of the scan of the climbing image's label (the scan's from its spline on 2001
+    points). Images are compared where the scan is a valid path (module doc).
+    """
+    labels = result.descriptors["label"]
+    if isinstance(scans, ScanResult):
+        scans = {label: scans for label in set(labels)}
     n_atoms = result.images[0].n_atoms
     e = result.energies / n_atoms
-    lo, hi = float(np.min(scan.c_over_a)), float(np.max(scan.c_over_a))
     monotonic = bool(np.all(np.diff(ca) > 0))
     flagged = set()
     if switch_free:
-        for s in result.switches:
-            if s["magnetic"]:
-                flagged.update(s["between"])
-    idx = [k for k in range(len(ca)) if lo - 1e-9 <= ca[k] <= hi + 1e-9 and k not in flagged]
-    spline = scan.spline()
-    scan_e = spline(np.clip(ca[idx], lo, hi))
-    diff = e[idx] - scan_e
-    return {"valid": monotonic, "index": idx, "c_over_a": ca[idx], "neb": e[idx], "scan": scan_e,
-            "difference": diff,
-            "max_abs_difference": float(np.max(np.abs(diff), initial=0.0)) if monotonic else None}
+        for sw in result.switches:
+            if sw["magnetic"]:
+                flagged.update(sw["between"])
+    idx, ref = [], []
+    for k in range(len(ca)):
+        scan = scans.get(labels[k])
+        if scan is None or k in flagged:
+            continue
+        lo, hi = float(np.min(scan.c_over_a)), float(np.max(scan.c_over_a))
+        if lo - 1e-9 <= ca[k] <= hi + 1e-9:
+            idx.append(k)
+            ref.append(float(scan.spline()(np.clip(ca[k], lo, hi))))
+    diff = e[idx] - np.array(ref)
+    top = int(np.argmax(e))
+    out = {"valid": monotonic, "index": idx, "c_over_a": ca[idx], "neb": e[idx],
+           "scan": np.array(ref), "difference": diff,
+           "max_abs_difference": float(np.max(np.abs(diff), initial=0.0)) if monotonic else None,
+           "neb_maximum": {"c_over_a": float(ca[top]), "energy": float(e[top]),
+                           "label": labels[top]},
+           "scan_maximum": None}
+    scan = scans.get(labels[top])
+    if scan is not None:
+        fine = np.linspace(np.min(scan.c_over_a), np.max(scan.c_over_a), 2001)
+        values = scan.spline()(fine)
+        j = int(np.argmax(values))
+        out["scan_maximum"] = {"c_over_a": float(fine[j]), "energy": float(values[j]),
+                               "label": labels[top]}
+    return out
 
 
 __all__ = ["bct_state", "start_moments", "c_over_a", "relax_volume", "ca_scan", "ScanResult",

@@ -5,10 +5,11 @@ For moments m (n images, N atoms, 3) μB:
 * ``mean_abs`` = (1/N) Σ_i |m_i|, ``max_abs`` = max_i |m_i|               (μB per atom)
 * ``net`` = |Σ_i m_i| / N                                                   (μB per atom)
 * ``staggered`` = |Σ_i s_i m_i| / N with a sign pattern s_i = ±1: the given ``sublattice``, or
-  s_i = sign(m_i·n̂) of the image with the largest mean |m| (n̂ its principal axis, the leading
-  eigenvector of Σ_i m_i m_iᵀ). For a ferromagnet s_i = 1 and staggered = net.
-* ``label``: "NM" (mean |m| < 0.1 μB), "FM" (net ≥ 0.9 mean |m|), "AFM" (staggered ≥ 0.9 mean
-  |m| and net ≤ 0.1 mean |m|), otherwise "other".
+  s_i = sign(m_i·n̂) of the most compensated image (largest mean |m| − net, n̂ its principal
+  axis, the leading eigenvector of Σ_i m_i m_iᵀ); s_i = 1 when no image is compensated by more
+  than 0.1 μB/atom (then staggered = net).
+* ``label`` of each image on its own: "NM" (mean |m| < 0.1 μB), "FM" (net ≥ 0.9 mean |m|),
+  "AFM" (net ≤ 0.1 mean |m|: compensated), otherwise "other" (ferrimagnetic, canted).
 
 A switch between neighbouring images k, k+1 is reported when any of these holds:
 
@@ -52,10 +53,13 @@ def sign_pattern(moments, sublattice=None):
         if s.shape != (moments.shape[1],) or not np.all(np.isin(s, (-1.0, 1.0))):
             raise ValueError(f"sublattice must be {moments.shape[1]} values ±1")
         return s
-    k = int(np.argmax(np.mean(np.linalg.norm(moments, axis=2), axis=1)))
+    n_atoms = moments.shape[1]
+    compensation = (np.mean(np.linalg.norm(moments, axis=2), axis=1)
+                    - np.linalg.norm(moments.sum(axis=1), axis=1) / n_atoms)
+    k = int(np.argmax(compensation))
     m = moments[k]
-    if np.max(np.linalg.norm(m, axis=1), initial=0.0) < 1e-12:
-        return np.ones(moments.shape[1])
+    if compensation[k] < 0.1:
+        return np.ones(n_atoms)
     axis = np.linalg.eigh(m.T @ m)[1][:, -1]
     return np.where(m @ axis < 0, -1.0, 1.0)
 
@@ -70,12 +74,12 @@ def magnetic_descriptors(moments, sublattice=None):
     net = np.linalg.norm(moments.sum(axis=1), axis=1) / n_atoms
     stag = np.linalg.norm(np.einsum("i,kij->kj", s, moments), axis=1) / n_atoms
     labels = []
-    for a, nt, st in zip(mean_abs, net, stag):
+    for a, nt in zip(mean_abs, net):
         if a < 0.1:
             labels.append("NM")
         elif nt >= 0.9 * a:
             labels.append("FM")
-        elif st >= 0.9 * a and nt <= 0.1 * a:
+        elif nt <= 0.1 * a:
             labels.append("AFM")
         else:
             labels.append("other")

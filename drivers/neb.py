@@ -47,7 +47,12 @@ minimised at fixed positions and cell by :func:`.minimise.minimise_moments` (var
 unless ``moment_mode="fixed"``), warm-started from that image's moments of the previous
 evaluation, to the residual ``hmax``. The band then lives on the Born–Oppenheimer-like surface
 E*(R, h) = min_m E(R, h, m), whose forces and stress are those of E at the relaxed moments
-(envelope theorem, error O(hmax)). ``moments="frozen"``: moments held as given (the ASE check).
+(envelope theorem, error O(hmax)). Warm starts follow one branch of magnetic states, which
+makes the band hysteretic where two branches cross; so when a neighbouring image's moments differ
+from an image's relaxed moments by more than ``restart_threshold`` (μB, at any site) the image is
+also relaxed from the neighbour's moments and the lower energy kept: the band then follows the
+lower envelope of the branches, and a switch sits between the two images where they cross.
+``moments="frozen"``: moments held as given (the ASE check).
 The end points' moments are relaxed once at the start (``moments="relax"``).
 Magnetic descriptors per image and the detection of magnetic-state switches between neighbours
 are in :mod:`.magpath`.
@@ -303,7 +308,7 @@ class Band:
 
     def __init__(self, potential, images, *, k=0.1, cell_mode="variable", cell_weight=None,
                  moments="relax", moment_mode="variable", collinear=False, axis=None, hmax=1e-6,
-                 moment_steps=500, pressure=0.0, check_monotonic=True):
+                 moment_steps=500, pressure=0.0, restart_threshold=0.25, check_monotonic=True):
         images = check_images(images, cell_mode)
         if moments not in MOMENT_MODES:
             raise InputError(f"moments must be one of {MOMENT_MODES}, got {moments!r}")
@@ -326,17 +331,31 @@ class Band:
         if check_monotonic:
             check_path(self.space, self.x)
         self.evaluations = 0
+        self.restarts = 0
+        self.restart_threshold = None if restart_threshold is None else float(restart_threshold)
         self._end = [None, None]
         self.moment_unconverged = 0
+
+    def _relax(self, state):
+        res = minimise_moments(self.potential, state, **self.moment_kw)
+        self.moment_unconverged += 0 if res.converged else 1
+        return res
 
     def _image(self, k, x):
         """Energy, generalised force and relaxed state of image k at coordinates x."""
         state = self.space.to_state(x, self.states[k])
         steps = 0
         if self.moments == "relax":
-            res = minimise_moments(self.potential, state, **self.moment_kw)
+            res = self._relax(state)
+            if self.restart_threshold is not None and 0 < k < len(self.states) - 1:
+                for j in (k - 1, k + 1):  # lower branch check near a magnetic switch
+                    other = self.states[j].moments
+                    if np.max(np.linalg.norm(other - res.state.moments, axis=1)) > self.restart_threshold:
+                        alt = self._relax(state.replace(moments=other))
+                        self.restarts += 1
+                        if alt.energy < res.energy - 1e-12:
+                            res = alt
             state, steps = res.state, res.steps
-            self.moment_unconverged += 0 if res.converged else 1
         props = (ENERGY, FORCES, STRESS) if self.space.variable else (ENERGY, FORCES)
         out = self.potential.compute(state, props)
         self.evaluations += 1
@@ -477,8 +496,8 @@ def fire(band, *, fmax, max_steps, climb, climb_fmax, max_step, dt=0.1, dt_max=1
 def neb(potential, images, *, k=0.1, climb=True, fmax=0.01, max_steps=1000, climb_fmax=0.1,
         max_step=0.1, cell_mode="variable", cell_weight=None, moments="relax",
         moment_mode="variable", collinear=False, axis=None, hmax=1e-6, moment_steps=500,
-        pressure=0.0, moment_jump=0.25, cusp_tol=None, sublattice=None, dt=0.1, dt_max=1.0,
-        callback=None) -> NEBResult:
+        pressure=0.0, restart_threshold=0.25, moment_jump=0.25, cusp_tol=None, sublattice=None,
+        dt=0.1, dt_max=1.0, callback=None) -> NEBResult:
     """Relax the band through ``images`` (list of ≥ 3 states, end points fixed).
 
     potential : any Potential (energy, forces, magnetic_forces; stress unless cell_mode="fixed")
@@ -490,6 +509,8 @@ def neb(potential, images, *, k=0.1, climb=True, fmax=0.01, max_steps=1000, clim
     cell_weight : J (Å), default V₀^{1/3} N^{1/6}; pressure : eV/Å³ (enthalpy E + pV)
     moments : "relax" (minimised at every force call, warm-started) or "frozen"
     moment_mode, collinear, axis, hmax, moment_steps : passed to :func:`.minimise.minimise_moments`
+    restart_threshold : μB; relax also from a neighbour's moments when they differ by more
+        (lower-branch check, module doc); None: never
     moment_jump (μB), cusp_tol (eV, default 1e-3 × N), sublattice ((N,) ±1 or None) : switch
         detection, see :func:`.magpath.detect_switches`
     callback : callable(step, BandEvaluation, max_force) after every evaluation
@@ -502,7 +523,8 @@ def neb(potential, images, *, k=0.1, climb=True, fmax=0.01, max_steps=1000, clim
             raise InputError(f"{name} must be positive, got {value}")
     band = Band(potential, images, k=k, cell_mode=cell_mode, cell_weight=cell_weight,
                 moments=moments, moment_mode=moment_mode, collinear=collinear, axis=axis,
-                hmax=hmax, moment_steps=moment_steps, pressure=pressure)
+                hmax=hmax, moment_steps=moment_steps, pressure=pressure,
+                restart_threshold=restart_threshold)
     ev, fm, converged, steps, message, history = fire(
         band, fmax=float(fmax), max_steps=int(max_steps), climb=bool(climb),
         climb_fmax=float(climb_fmax), max_step=float(max_step), dt=float(dt),
@@ -523,6 +545,8 @@ def summarise(band, ev, fm, converged, steps, message, history, *, moment_jump=0
     switches = detect_switches(ev.energies, path, derivatives, moments, desc,
                                moment_jump=moment_jump,
                                cusp_tol=1e-3 * n_atoms if cusp_tol is None else cusp_tol)
+    if band.restarts:
+        message += f"; {band.restarts} lower-branch checks from neighbouring moments"
     if band.moment_unconverged:
         message += f"; {band.moment_unconverged} moment relaxations did not converge"
     e = ev.energies

@@ -33,12 +33,12 @@ from .onsite import Landau
 from .pair import FinnisSinclair
 
 #: The stand-in's parameters (units in the module doc).
-PARAMETERS = {"bethe_slater": {"alpha": 0.03, "gamma": 0.58, "delta": 2.0, "cutoff": 3.5,
+PARAMETERS = {"bethe_slater": {"alpha": 0.03, "gamma": 0.60, "delta": 2.0, "cutoff": 3.5,
                                "taper": 0.5},
               "landau": {"A": -0.2, "B": 0.02}, "lattice": "FinnisSinclair.iron()"}
 
 
-def bain_standin_fe(alpha=0.03, gamma=0.58, delta=2.0, cutoff=3.5, taper=0.5, landau_a=-0.2,
+def bain_standin_fe(alpha=0.03, gamma=0.60, delta=2.0, cutoff=3.5, taper=0.5, landau_a=-0.2,
                     landau_b=0.02):
     """The stand-in magnetic Fe potential (FS + Bethe–Slater Heisenberg + Landau)."""
     return SumPotential(

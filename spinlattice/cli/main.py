@@ -4,6 +4,7 @@
     spinlattice check-data FILE      read an extxyz file with moments and summarise it
     spinlattice curie [CONFIG]       Curie temperature by Monte Carlo temperature sweeps
     spinlattice minimise [CONFIG]    magnetic ground state by random-start minimisation (Mn3Pt)
+    spinlattice neb [CONFIG]         Bain path by solid-state NEB with relaxed moments, and c/a scan
 """
 
 from __future__ import annotations
@@ -68,6 +69,12 @@ def build_parser():
     p.add_argument("--n-starts", type=int, help="number of random starts")
     p.add_argument("--seed", type=int, help="random seed")
     p.set_defaults(func=lambda a: __import__("spinlattice.cli.minimise", fromlist=["main"]).main(a))
+    p = sub.add_parser("neb", help="Bain path bcc -> fcc by solid-state NEB with moments relaxed "
+                       "per image, and a c/a scan (analytic stand-in Fe model without CONFIG)")
+    p.add_argument("config", nargs="?", help="JSON configuration (see docs/neb.md)")
+    p.add_argument("--output", help="output directory (default from the configuration)")
+    p.add_argument("--quick-test", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=lambda a: __import__("spinlattice.cli.neb", fromlist=["main"]).main(a))
     p = sub.add_parser("check-data", help="read an extxyz file with moments and summarise it")
     p.add_argument("file")
     p.add_argument("--moment-key", default="REF_magmom")

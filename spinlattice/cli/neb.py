@@ -1,0 +1,247 @@
+"""``spinlattice neb [CONFIG]``: the Bain path bcc → fcc by solid-state NEB and by c/a scan.
+
+For every magnetic start (FM, AFM, NM) it runs the NEB of :func:`spinlattice.drivers.bain.bain_neb`
+(moments relaxed at every force call of every image) and the constrained c/a scan of
+:func:`~spinlattice.drivers.bain.ca_scan`, compares them, and writes ``results.json`` and
+``bain.png`` (energy, c/a and moments along the path; energy against c/a with the scans) in the
+output directory. Without CONFIG it uses the analytic magnetic Fe STAND-IN
+(:mod:`spinlattice.potentials.fe_standin`; no mMACE Fe model exists yet).
+
+CONFIG is a JSON file; every key is optional:
+
+    {"model": "fe_standin",              built-in stand-in, or "package.module:function"
+                                         returning a Potential
+     "model_parameters": {},             keywords of bain_standin_fe (alpha, gamma, delta, ...)
+     "element": "Fe",
+     "starts": ["FM", "AFM", "NM", "FM->AFM"],   magnetic state of both end points, or
+                                         "X->Y": bcc in state X, fcc in state Y
+     "volume": null,                     null: end points at their relaxed volumes, cell free;
+                                         a number (Å³/atom): every image at that volume
+     "n_images": 9, "k": 0.1, "fmax": 1e-4, "max_steps": 3000, "climb": true,
+     "scan_points": 21, "moment_size": 2.2, "hmax": 1e-8,
+     "reference_fcc_minus_bcc_meV": 83.5,   PBE (shared/data/README.md)
+     "output": "neb-run"}
+
+Energies in results.json are eV/atom unless the key says meV; "relative_meV" values are measured
+from the lowest bcc energy over all starts (the model's bcc ground state).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+DEFAULTS = {"model": "fe_standin", "model_parameters": {}, "element": "Fe",
+            "starts": ["FM", "AFM", "NM", "FM->AFM"], "volume": None, "n_images": 9, "k": 0.1,
+            "fmax": 1e-4, "max_steps": 3000, "climb": True, "scan_points": 21,
+            "moment_size": 2.2, "hmax": 1e-8, "reference_fcc_minus_bcc_meV": 83.5,
+            "output": "neb-run"}
+QUICK = {"starts": ["FM"], "n_images": 5, "fmax": 1e-3, "scan_points": 6}
+
+
+def load_config(path, quick=False):
+    """DEFAULTS (updated by QUICK for ``quick``) updated with the JSON file at ``path``."""
+    config = json.loads(json.dumps(DEFAULTS))
+    if quick:
+        config.update(QUICK)
+    if path is not None:
+        try:
+            user = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"cannot read the configuration {path}: {exc}") from exc
+        if not isinstance(user, dict):
+            raise ValueError(f"the configuration {path} must be a JSON object")
+        unknown = set(user) - set(DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown configuration keys {sorted(unknown)} in {path}; known: "
+                             f"{sorted(DEFAULTS)}")
+        config.update(user)
+    starts = config["starts"]
+    if not isinstance(starts, list) or not starts or any(
+            not set(str(s).upper().split("->")) <= {"FM", "AFM", "NM"} or str(s).count("->") > 1
+            for s in starts):
+        raise ValueError(f"starts must be a non-empty list of 'FM', 'AFM', 'NM' or 'X->Y' (bcc in "
+                         f"state X, fcc in state Y), got {starts!r}")
+    if config["volume"] is not None and not float(config["volume"]) > 0:
+        raise ValueError(f"volume must be null or a positive number (Å³/atom), got {config['volume']!r}")
+    if int(config["n_images"]) != config["n_images"] or config["n_images"] < 3:
+        raise ValueError(f"n_images must be an integer ≥ 3, got {config['n_images']!r}")
+    if int(config["scan_points"]) != config["scan_points"] or config["scan_points"] < 4:
+        raise ValueError(f"scan_points must be an integer ≥ 4, got {config['scan_points']!r}")
+    return config
+
+
+def build_potential(config):
+    """(potential, description)."""
+    model = config["model"]
+    if model == "fe_standin":
+        from spinlattice.potentials.fe_standin import bain_standin_fe
+
+        return (bain_standin_fe(**config["model_parameters"]),
+                "analytic magnetic Fe STAND-IN (Finnis-Sinclair EAM + Bethe-Slater Heisenberg + "
+                "Landau; potentials/fe_standin.py), hand-chosen parameters, not fitted to DFT; "
+                "used until the default mMACE Fe model exists")
+    if ":" not in str(model):
+        raise ValueError(f"model must be 'fe_standin' or 'package.module:function', got {model!r}")
+    module, func = str(model).split(":", 1)
+    return getattr(importlib.import_module(module), func)(), f"potential from {model}"
+
+
+def _per_start(result, ca, vol, scans, comparison, e_ref):
+    n = result.images[0].n_atoms
+    e = result.energies / n
+    d = result.descriptors
+    return {
+        "neb": {"c_over_a": ca.tolist(), "volume": vol.tolist(), "energy": e.tolist(),
+                "relative_meV": ((e - e_ref) * 1e3).tolist(),
+                "path": (result.path / result.path[-1]).tolist(),
+                "moments": result.moments.tolist(),
+                "mean_abs_moment": d["mean_abs"].tolist(), "net_moment": d["net"].tolist(),
+                "staggered_moment": d["staggered"].tolist(), "labels": d["label"],
+                "converged": result.converged, "max_force": result.max_force,
+                "steps": result.steps, "evaluations": result.evaluations,
+                "climb_index": result.climb_index,
+                "barrier_meV": result.barrier / n * 1e3,
+                "fcc_minus_bcc_meV": result.reaction_energy / n * 1e3,
+                "switches": [dict(s, between=list(s["between"])) for s in result.switches],
+                "message": result.message},
+        "scan": {label: {"c_over_a": scan.c_over_a.tolist(), "volume": scan.volume.tolist(),
+                         "energy": scan.energy.tolist(),
+                         "relative_meV": ((scan.energy - e_ref) * 1e3).tolist(),
+                         "moments_z": scan.moments[:, :, 2].tolist()}
+                 for label, scan in scans.items()},
+        "comparison": {"c_over_a": comparison["c_over_a"].tolist(),
+                       "difference_meV": (comparison["difference"] * 1e3).tolist(),
+                       "max_abs_difference_meV": None if comparison["max_abs_difference"] is None
+                       else comparison["max_abs_difference"] * 1e3,
+                       "c_over_a_monotonic": comparison["valid"],
+                       "scan_maximum": comparison["scan_maximum"],
+                       "compared_labels": [result.descriptors["label"][k]
+                                           for k in comparison["index"]],
+                       "neb_maximum": comparison["neb_maximum"]},
+    }
+
+
+def plot(path, runs, e_ref, title):
+    """Four panels: E, c/a and moments against the normalised path coordinate; E against c/a
+    (NEB images as markers, scans as lines)."""
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    (a_e, a_ca), (a_m, a_scan) = axes
+    drawn = set()
+    for k, (start, run) in enumerate(runs.items()):
+        c = f"C{k}"
+        neb = run["neb"]
+        s = np.array(neb["path"])
+        a_e.plot(s, neb["relative_meV"], "o-", color=c, label=start)
+        if neb["climb_index"] is not None:
+            i = neb["climb_index"]
+            a_e.plot(s[i], neb["relative_meV"][i], "*", color=c, ms=14)
+        a_ca.plot(s, neb["c_over_a"], "o-", color=c, label=start)
+        a_m.plot(s, neb["mean_abs_moment"], "o-", color=c, label=f"{start} mean |m|")
+        a_m.plot(s, neb["net_moment"], "s--", color=c, label=f"{start} net", alpha=0.6)
+        for sw in neb["switches"]:
+            if sw["magnetic"]:
+                lo, hi = sw["between"]
+                a_e.axvspan(s[lo], s[hi], color=c, alpha=0.15)
+        a_scan.plot(neb["c_over_a"], neb["relative_meV"], "o", color=c, label=f"{start} NEB")
+        for label, scan in run["scan"].items():
+            if label not in drawn:
+                drawn.add(label)
+                a_scan.plot(scan["c_over_a"], scan["relative_meV"], color="0.3",
+                            ls={"FM": "-", "AFM": "--", "NM": ":"}[label], label=f"{label} scan")
+    a_e.set_ylabel("E − E(bcc ground state) (meV/atom)")
+    a_ca.set_ylabel("c/a")
+    a_ca.axhline(1.0, color="0.7", lw=0.8)
+    a_ca.axhline(np.sqrt(2), color="0.7", lw=0.8)
+    a_m.set_ylabel("moment (μB/atom)")
+    for ax in (a_e, a_ca, a_m):
+        ax.set_xlabel("normalised path coordinate")
+    a_scan.set_xlabel("c/a")
+    a_scan.set_ylabel("E − E(bcc ground state) (meV/atom)")
+    for ax in axes.flat:
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run(config, log=print):
+    """Run the Bain workflow of ``config``; writes results.json and bain.png; returns the dict."""
+    from spinlattice.drivers.bain import SQRT2, bain_neb, ca_scan, compare_with_scan
+    from spinlattice.potentials.pairs import species_number
+
+    potential, description = build_potential(config)
+    number = species_number(config["element"])
+    out = Path(config["output"])
+    out.mkdir(parents=True, exist_ok=True)
+    log(description)
+    raw, scans = {}, {}
+    t0 = time.perf_counter()
+    starts = [str(s).upper() for s in config["starts"]]
+    for label in sorted({x for s in starts for x in s.split("->")}):
+        scans[label] = ca_scan(potential, np.linspace(1.0, SQRT2, config["scan_points"]),
+                               start=label, volume=config["volume"],
+                               moment_size=config["moment_size"], number=number,
+                               hmax=config["hmax"])
+    for start in starts:
+        t1 = time.perf_counter()
+        ends = tuple(start.split("->")) if "->" in start else start
+        result, ca, vol = bain_neb(
+            potential, start=ends, volume=config["volume"], n_images=config["n_images"],
+            moment_size=config["moment_size"], number=number, hmax=config["hmax"],
+            k=config["k"], fmax=config["fmax"], max_steps=config["max_steps"],
+            climb=config["climb"])
+        involved = {x: scans[x] for x in start.split("->")}
+        raw[start] = (result, ca, vol, involved, compare_with_scan(result, ca, involved))
+        log(f"{start}: {result.summary()} [{time.perf_counter() - t1:.1f} s]")
+    e_bcc = {s: r[0].energies[0] / r[0].images[0].n_atoms for s, r in raw.items()}
+    e_fcc = {s: r[0].energies[-1] / r[0].images[0].n_atoms for s, r in raw.items()}
+    e_ref = min(e_bcc.values())
+    runs = {s: _per_start(*r, e_ref) for s, r in raw.items()}
+    ground_bcc = min(e_bcc, key=e_bcc.get)
+    ground_fcc = min(e_fcc, key=e_fcc.get)
+    diff = (e_fcc[ground_fcc] - e_ref) * 1e3
+    results = {
+        "description": description, "stand_in": config["model"] == "fe_standin",
+        "config": config,
+        "bcc_ground_state": ground_bcc, "fcc_lowest_state": ground_fcc,
+        "fcc_minus_bcc_meV": diff,
+        "reference_fcc_minus_bcc_meV": config["reference_fcc_minus_bcc_meV"],
+        "fcc_minus_bcc_by_start_meV": {s: (e_fcc[s] - e_ref) * 1e3 for s in runs},
+        "bcc_by_start_meV": {s: (e_bcc[s] - e_ref) * 1e3 for s in runs},
+        "barrier_meV": {s: runs[s]["neb"]["barrier_meV"] for s in runs},
+        "barrier_from_ground_meV": {s: max(runs[s]["neb"]["relative_meV"]) for s in runs},
+        "runs": runs, "seconds": time.perf_counter() - t0,
+    }
+    for s in runs:
+        c = runs[s]["comparison"]
+        log(f"{s}: bcc {results['bcc_by_start_meV'][s]:+.2f}, fcc "
+            f"{results['fcc_minus_bcc_by_start_meV'][s]:+.2f} meV/atom from the bcc ground state; "
+            f"barrier {results['barrier_meV'][s]:.2f} meV/atom; NEB − scan max "
+            f"{c['max_abs_difference_meV'] if c['max_abs_difference_meV'] is not None else float('nan'):.3f}"
+            f" meV/atom over {len(c['c_over_a'])} images")
+    log(f"E(fcc, {ground_fcc}) − E(bcc, {ground_bcc}) = {diff:.1f} meV/atom (PBE: "
+        f"{config['reference_fcc_minus_bcc_meV']} meV/atom)")
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    plot(out / "bain.png", runs, e_ref,
+         f"Bain path, {'volume ' + str(config['volume']) + ' Å³/atom' if config['volume'] else 'volume relaxed at the end points'}"
+         + (" — analytic STAND-IN Fe model" if results["stand_in"] else ""))
+    log(f"wrote {out / 'results.json'} and {out / 'bain.png'}")
+    return results
+
+
+def main(args):
+    config = load_config(args.config, quick=getattr(args, "quick_test", False))
+    if args.output:
+        config["output"] = args.output
+    run(config)
+    return 0
