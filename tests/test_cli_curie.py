@@ -21,7 +21,7 @@ def test_curie_quick_run_writes_results(tmp_path):
     for key in ("T_C", "T_C_err", "beta", "beta_err", "T_C_binder", "T_C_chi", "T_C_cv",
                 "temperatures", "observables"):
         assert key in results
-    assert len(results["temperatures"]) == 12
+    assert len(results["temperatures"]) == 14
     assert set(results["observables"]) == {"2", "3"}
     assert (tmp_path / "run" / "curie.png").stat().st_size > 10_000
     # a second invocation finds every temperature finished and gives the same answer

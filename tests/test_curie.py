@@ -81,6 +81,20 @@ def test_power_law_fit_recovers_synthetic_parameters():
     assert fit["T_C_err"] < 10
 
 
+def test_window_error_grows_when_the_law_bends():
+    from spinlattice.analysis.curie import fit_power_law_with_window_error
+    t = np.linspace(600, 1000, 12)
+    err = np.full(12, 0.005)
+    exact = 0.4 * (1043.0 - t) ** 0.36
+    clean = fit_power_law_with_window_error(t, exact, err, window=(600, 1000))
+    assert clean["T_C_err_window"] < 0.5 and abs(clean["T_C"] - 1043) < 1
+    # finite-size rounding: the top points lie above the power law
+    rounded = exact + 0.3 * np.exp((t - 1000) / 60)
+    bent = fit_power_law_with_window_error(t, rounded, err, window=(600, 1000))
+    assert bent["T_C_err_window"] > 5 * clean["T_C_err_window"]
+    assert bent["T_C_err"] >= bent["T_C_err_stat"]
+
+
 def test_binder_crossing_and_peaks_of_synthetic_curves():
     t = np.linspace(100, 200, 11)
     u = {8: 0.5 + 0.2 * np.tanh((150 - t) / 10), 16: 0.5 + 0.2 * np.tanh((150 - t) / 5)}

@@ -9,9 +9,9 @@ CONFIG is a JSON file; every key is optional (defaults: the quick bcc Fe run):
 
     {"model": "fe-tb2j-abacus",          built-in model name (spinlattice.potentials.models)
      "lattice": "bcc", "element": "Fe", "a": 2.866, "moment": 2.2949,   (default: the model's)
-     "sizes": [4, 6],                     cubic supercells n×n×n of the conventional cell
-     "temperatures": "auto" | [K, ...],   auto: 12 points over 0.4–0.95 of the mean-field T_C
-     "n_sweeps": 1500, "n_equilibration": 300, "seed": 0,
+     "sizes": [6, 8, 10],                 cubic supercells n×n×n of the conventional cell
+     "temperatures": "auto" | [K, ...],   auto: 14 points over 0.45–0.95 of the mean-field T_C
+     "n_sweeps": 3000, "n_equilibration": 500, "seed": 0,
      "moves": {"cone": 0.7, "uniform": 0.3},
      "fit_window": [T_lo, T_hi] | null,   power-law window (default: below the χ peak)
      "output": "curie-run"}
@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-QUICK = {"model": "fe-tb2j-abacus", "sizes": [4, 6], "temperatures": "auto", "n_sweeps": 1500,
-         "n_equilibration": 300, "seed": 0, "moves": {"cone": 0.7, "uniform": 0.3},
+QUICK = {"model": "fe-tb2j-abacus", "sizes": [6, 8, 10], "temperatures": "auto",
+         "n_sweeps": 3000, "n_equilibration": 500, "seed": 0, "moves": {"cone": 0.7, "uniform": 0.3},
          "fit_window": None, "output": "curie-run"}
 
 
@@ -64,7 +64,7 @@ def _structure(config, size):
 def run(config, log=print):
     """Run the calculation described by ``config`` (see module doc); returns the results dict."""
     from spinlattice.analysis.curie import (
-        binder_crossing, compare_estimates, fit_power_law, peak_temperature,
+        binder_crossing, compare_estimates, fit_power_law_with_window_error, peak_temperature,
     )
     from spinlattice.analysis.observables import observables
     from spinlattice.analysis.plots import plot_curie
@@ -80,7 +80,7 @@ def run(config, log=print):
     temperatures = config["temperatures"]
     if temperatures == "auto":
         t_mf = mean_field_tc(potential, _structure(config, 2))
-        temperatures = list(np.round(np.linspace(0.95, 0.4, 12) * t_mf, 1))
+        temperatures = list(np.round(np.linspace(0.95, 0.45, 14) * t_mf, 1))
         log(f"mean-field T_C {t_mf:.0f} K; temperatures {temperatures[-1]:.0f}–"
             f"{temperatures[0]:.0f} K")
     temperatures = sorted((float(t) for t in temperatures), reverse=True)
@@ -101,8 +101,8 @@ def run(config, log=print):
                                  directory=out / f"L{size}", progress=progress)
         by_size[size] = [observables(r.samples.energy, r.samples.magnetisation, r.temperature,
                                      state.n_atoms).as_dict() for r in runs]
-    results = analyse(by_size, config, binder_crossing, fit_power_law, peak_temperature,
-                      compare_estimates)
+    results = analyse(by_size, config, binder_crossing, fit_power_law_with_window_error,
+                      peak_temperature, compare_estimates)
     plot_curie(out / "curie.png", by_size, fit=results.get("fit"),
                t_c={"binder": results["T_C_binder"], "fit": results["T_C"]},
                title=f"{config['model']}: T_C = {results['T_C']:.0f} ± {results['T_C_err']:.0f} K")
