@@ -161,3 +161,79 @@ def test_bad_input(tmp_path):
     with pytest.raises(InputError, match="atoms"):
         run_hybrid(fe_potential(), fe_state(repeat=1), 600.0, 2, np.random.default_rng(5),
                    checkpoint=good, **RUN)
+
+
+def _dimer_exact(morse, coupling, temperature, m0):
+    """(⟨r⟩, ⟨cos θ⟩) of a free Morse dimer with exchange −J(r) m₁·m₂ by quadrature.
+
+    Integrating out the two moment directions leaves P(r) ∝ r² e^{−βV(r)} sinh(x)/x with
+    x = βJ(r)m₀², and ⟨cos θ | r⟩ = coth x − 1/x (Langevin function)."""
+    from scipy import integrate
+
+    beta = 1.0 / (K_B * temperature)
+    z = np.array([26])
+
+    def v(r):
+        return morse.pair_energy(z, z, np.array([r]))[0][0]
+
+    def x(r):
+        return beta * coupling.evaluate(z, z, np.array([r]))[0][0] * m0 * m0
+
+    x0, v0 = x(2.845), v(2.845)
+
+    def weight(r):  # scaled to O(1) near the minimum
+        return r * r * np.exp(-beta * (v(r) - v0) + np.log(np.sinh(x(r)) / x(r))
+                              - np.log(np.sinh(x0) / x0))
+
+    lo, hi = 2.0, 4.0  # P(r) < 1e-20 outside at 300 K
+    norm = integrate.quad(weight, lo, hi, limit=200)[0]
+    mean_r = integrate.quad(lambda r: r * weight(r), lo, hi, limit=200)[0] / norm
+    mean_cos = integrate.quad(lambda r: (1 / np.tanh(x(r)) - 1 / x(r)) * weight(r), lo, hi,
+                              limit=200)[0] / norm
+    no_spin = integrate.quad(lambda r: r ** 3 * np.exp(-beta * (v(r) - v0)), lo, hi)[0] / \
+        integrate.quad(lambda r: r * r * np.exp(-beta * (v(r) - v0)), lo, hi)[0]
+    return mean_r, mean_cos, no_spin
+
+
+@pytest.mark.parametrize("n_cycles", [300, pytest.param(1500, marks=pytest.mark.slow)])
+def test_hybrid_magnetoelastic_dimers_match_quadrature(n_cycles):
+    """Spin-lattice coupling end to end: 16 free Fe dimers (Morse + Bethe–Slater exchange,
+    J(r₀)m₀² = 0.154 eV, dJ/dr m₀² = −0.18 eV/Å, |m| = 2.2 μB) at 300 K under hybrid
+    Langevin MD / Metropolis MC. The exchange shortens the bond: exact ⟨r⟩ = 2.7986 Å against
+    2.8964 Å for the same dimer without the spin factor; ⟨cos θ⟩ = 0.8382. Both sampled means
+    agree within 4 SE (SE ≈ 0.007 Å and 0.009 with 300 cycles; a prototype run, 32 dimers for
+    1500 cycles, gave
+    2.7992 ± 0.0027 Å and 0.8413 ± 0.0014), and the no-coupling value is > 10 SE away."""
+    from spinlattice.potentials import BetheSlater, Heisenberg, Morse
+
+    t, m0, nd = 300.0, 2.2, 16
+    morse = Morse({"*": (0.4174, 1.3885, 2.845)}, cutoff=5.0, taper=1.0)
+    coupling = BetheSlater({"*": (0.05, 0.2, 2.0)}, cutoff=5.0, taper=1.0)
+    rng = np.random.default_rng(0)
+    centres = 12.0 * np.array([[k % 4, k // 4 % 4, k // 16] for k in range(nd)], dtype=float)
+    bonds = rng.normal(size=(nd, 3))
+    bonds *= 2.85 / np.linalg.norm(bonds, axis=1)[:, None]
+    positions = np.stack([centres, centres + bonds], axis=1).reshape(-1, 3)
+    moments = rng.normal(size=(2 * nd, 3))
+    moments *= m0 / np.linalg.norm(moments, axis=1)[:, None]
+    state = SpinLatticeState(positions=positions, numbers=[26] * (2 * nd), cell=np.zeros((3, 3)),
+                             pbc=False, moments=moments)
+    r_samples, cos_samples = [], []
+
+    def on_cycle(hs):
+        p, m = hs.md.state.positions, hs.md.state.moments
+        r_samples.append(np.linalg.norm(p[1::2] - p[0::2], axis=1).mean())
+        cos_samples.append(np.einsum("ij,ij->i", m[1::2], m[0::2]).mean() / m0 ** 2)
+
+    run_hybrid(SumPotential(morse, Heisenberg(coupling)), state, t, n_cycles,
+               np.random.default_rng(2), dt=2.0, md_steps=5, mc_sweeps=1,
+               thermostat=Langevin(t, 0.05), moves=MoveSet(weights={"uniform": 0.5, "cone": 0.5}),
+               n_equilibration=20, on_cycle=on_cycle)
+    exact_r, exact_cos, no_spin_r = _dimer_exact(morse, coupling, t, m0)
+    assert exact_r == pytest.approx(2.7986, abs=2e-4) and no_spin_r > exact_r + 0.09
+    r, r_err = mean_and_error(r_samples[50:])
+    c, c_err = mean_and_error(cos_samples[50:])
+    assert r_err < 0.012 and c_err < 0.012
+    assert abs(r - exact_r) < 4 * r_err, (r, r_err, exact_r)
+    assert abs(c - exact_cos) < 4 * c_err, (c, c_err, exact_cos)
+    assert abs(r - no_spin_r) > 10 * r_err
