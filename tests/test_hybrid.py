@@ -202,8 +202,8 @@ def test_hybrid_magnetoelastic_dimers_match_quadrature(n_cycles):
     Langevin MD / Metropolis MC. The exchange shortens the bond: exact ⟨r⟩ = 2.7986 Å against
     2.8964 Å for the same dimer without the spin factor; ⟨cos θ⟩ = 0.8382. Both sampled means
     agree within 4 SE (SE ≈ 0.007 Å and 0.009 with 300 cycles; a prototype run, 32 dimers for
-    1500 cycles, gave
-    2.7992 ± 0.0027 Å and 0.8413 ± 0.0014), and the no-coupling value is > 10 SE away."""
+    1500 cycles, gave 2.7992 ± 0.0027 Å and 0.8413 ± 0.0014), and the no-coupling value is
+    > 10 SE away."""
     from spinlattice.potentials import BetheSlater, Heisenberg, Morse
 
     t, m0, nd = 300.0, 2.2, 16
