@@ -91,11 +91,12 @@ class ChainState:
                 for k, name in enumerate(kernels.MOVE_NAMES) if self.counts[k, 0] > 0}
 
 
-def colour_sites(potential, state, rng):
+def colour_sites(potential, state, rng, active=None):
     """Colour classes of sites that may be updated together: (list of (K_c,) index arrays).
 
     Two sites closer than ``coupling_range(potential)`` (any periodic image) get different
-    colours; the greedy colouring visits sites in a random order from ``rng``.
+    colours; the greedy colouring visits sites in a random order from ``rng``. With ``active``
+    (site indices) only those sites are returned (frozen sites are never proposed).
     """
     reach = coupling_range(potential)
     n = state.n_atoms
@@ -106,16 +107,21 @@ def colour_sites(potential, state, rng):
     else:
         first, neighbours = np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
     colours = kernels.greedy_colouring(first, neighbours, rng.permutation(n).astype(np.int64))
-    return [np.flatnonzero(colours == c) for c in range(colours.max() + 1)]
+    keep = np.ones(n, dtype=bool) if active is None else np.isin(np.arange(n), active)
+    classes = [np.flatnonzero((colours == c) & keep) for c in range(colours.max() + 1)]
+    return [c for c in classes if c.size]
 
 
-def start_chain(potential, state, moves=None):
-    """A :class:`ChainState` at ``state``'s moments, with its energy from one full evaluation."""
+def start_chain(potential, state, moves=None, active=None):
+    """A :class:`ChainState` at ``state``'s moments, with its energy from one full evaluation.
+    ``active`` (site indices, default all) are the sites the chain will move."""
     if not isinstance(potential, LocalMomentPotential):
         raise InputError(f"{potential!r} has no local_energy_changes: Monte Carlo needs it")
     moves = MoveSet() if moves is None else moves
-    if moves.fixed_length and np.any(np.linalg.norm(state.moments, axis=1) == 0):
-        raise InputError("fixed-length Monte Carlo needs non-zero moments on every site")
+    sizes = np.linalg.norm(state.moments, axis=1)
+    if moves.fixed_length and np.any(sizes[slice(None) if active is None else active] == 0):
+        raise InputError("fixed-length Monte Carlo needs non-zero moments on every moving site "
+                         "(freeze non-magnetic sites with frozen=...)")
     energy = float(potential.compute(state, ("energy",))["energy"])
     return ChainState(moments=state.moments.copy(), energy=energy,
                       magnetisation=state.moments.sum(axis=0),
@@ -127,22 +133,25 @@ def _site_limits(potential, numbers):
     return np.array([limits.get(int(z), np.inf) for z in numbers], dtype=float)
 
 
-def sweep(potential, state, chain, colours, temperature, rng, limits=None, spin_model=None):
+def sweep(potential, state, chain, colours, temperature, rng, limits=None, spin_model=None,
+          active=None):
     """One Metropolis sweep: every site proposed once, colour by colour (random colour order).
 
     ``state`` supplies positions/species (its moments are ignored: ``chain.moments`` is the
     current configuration, updated in place with ``chain.energy``, ``chain.magnetisation`` and
     ``chain.counts``). temperature in K (0: accept only downhill moves).
     With ``spin_model`` (the potential's :class:`~spinlattice.spinmodel.LocalSpinModel`) the
-    sweep visits sites sequentially in a random order entirely inside numba instead.
+    sweep visits the ``active`` sites (default all) sequentially in a random order entirely
+    inside numba instead.
     """
     beta = np.inf if temperature == 0 else 1.0 / (K_B * temperature)
     limits = _site_limits(potential, state.numbers) if limits is None else limits
     probabilities, steps = chain.moves.probabilities(), chain.moves.steps()
     if spin_model is not None:
         m = spin_model
-        n = state.n_atoms
-        order = rng.permutation(n).astype(np.int64)
+        order = rng.permutation(state.n_atoms) if active is None else rng.permutation(active)
+        order = order.astype(np.int64)
+        n = order.shape[0]
         draws = rng.random((n, 4))
         moves = kernels.choose_moves(probabilities, draws[:, 0])
         chain.energy += kernels.spin_model_sweep(
@@ -199,7 +208,7 @@ class Samples:
 
 def run_chain(potential, state, temperature, n_sweeps, rng, moves=None, n_equilibration=0,
               adapt_every=5, sample_every=1, sublattice_signs=None, checkpoint=None,
-              checkpoint_every=50, on_sample=None, use_spin_model=True):
+              checkpoint_every=50, on_sample=None, use_spin_model=True, frozen=None):
     """Equilibrate (adapting step sizes) and then sample a Metropolis chain at ``temperature``.
 
     Parameters
@@ -217,6 +226,7 @@ def run_chain(potential, state, temperature, n_sweeps, rng, moves=None, n_equili
     use_spin_model : run whole sweeps in numba when the potential has a
         :class:`~spinlattice.spinmodel.LocalSpinModel` (Heisenberg + Landau + Zeeman); else, or
         when False, colour classes with batched ``local_energy_changes``.
+    frozen : (N,) bool, sites whose moments never move (e.g. non-magnetic atoms).
 
     Returns (chain, samples): the final :class:`ChainState` and the :class:`Samples`.
     """
@@ -226,6 +236,14 @@ def run_chain(potential, state, temperature, n_sweeps, rng, moves=None, n_equili
         np.asarray(sublattice_signs, dtype=float)
     if signs.shape != (state.n_atoms,):
         raise InputError(f"sublattice_signs must have shape ({state.n_atoms},), got {signs.shape}")
+    active = None
+    if frozen is not None:
+        frozen = np.asarray(frozen, dtype=bool)
+        if frozen.shape != (state.n_atoms,):
+            raise InputError(f"frozen must have shape ({state.n_atoms},), got {frozen.shape}")
+        active = np.flatnonzero(~frozen)
+        if active.size == 0:
+            raise InputError("every site is frozen: nothing for Monte Carlo to move")
     resumed = ckpt.load_chain(checkpoint, rng) if checkpoint is not None else None
     if resumed is not None:
         chain, records = resumed
@@ -233,14 +251,15 @@ def run_chain(potential, state, temperature, n_sweeps, rng, moves=None, n_equili
             raise InputError(f"checkpoint {checkpoint} holds {chain.moments.shape[0]} moments, "
                              f"the state has {state.n_atoms} atoms")
     else:
-        chain, records = start_chain(potential, state, moves), {"energy": [], "m": [], "s": []}
+        chain = start_chain(potential, state, moves, active)
+        records = {"energy": [], "m": [], "s": []}
     spin_model = local_spin_model(potential, state) if use_spin_model else None
     colours = None if spin_model is not None else \
-        colour_sites(potential, state, np.random.default_rng(0))  # deterministic
+        colour_sites(potential, state, np.random.default_rng(0), active)  # deterministic
     limits = _site_limits(potential, state.numbers)
     total = n_equilibration + n_sweeps
     while chain.sweeps < total:
-        sweep(potential, state, chain, colours, temperature, rng, limits, spin_model)
+        sweep(potential, state, chain, colours, temperature, rng, limits, spin_model, active)
         if chain.sweeps <= n_equilibration:
             if chain.sweeps % adapt_every == 0 or chain.sweeps == n_equilibration:
                 adapt_steps(chain)

@@ -49,11 +49,12 @@ def _load(path):
 
 def temperature_sweep(potential, state, temperatures, n_sweeps, rng, n_equilibration=100,
                       moves=None, sample_every=1, sublattice_signs=None, directory=None,
-                      progress=None):
+                      progress=None, frozen=None):
     """Run a chain at every temperature (K) and return a list of :class:`TemperatureRun`.
 
     ``moves`` is copied for every temperature (its steps adapt during each equilibration).
-    ``progress(i, temperature, run)`` is called after each temperature. With ``directory`` the
+    ``progress(i, temperature, run)`` is called after each temperature. ``frozen`` (N,) bool
+    marks sites that never move. With ``directory`` the
     sweep checkpoints and resumes (see the module docstring).
     """
     from dataclasses import replace
@@ -76,7 +77,7 @@ def temperature_sweep(potential, state, temperatures, n_sweeps, rng, n_equilibra
                 potential, state.replace(moments=moments), temperature, n_sweeps,
                 np.random.default_rng(seed), moves=replace(moves, weights=dict(moves.weights)),
                 n_equilibration=n_equilibration, sample_every=sample_every,
-                sublattice_signs=sublattice_signs,
+                sublattice_signs=sublattice_signs, frozen=frozen,
                 checkpoint=None if directory is None else directory / f"T{i:03d}_chain.npz")
             run = TemperatureRun(temperature, samples, chain.moments.copy(), chain.acceptance())
             if done is not None:

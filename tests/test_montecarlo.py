@@ -178,3 +178,21 @@ def test_spin_model_matches_the_potential():
     np.testing.assert_allclose(mine, pot.local_energy_changes(state, sites, new), atol=1e-12)
     # a term without a spin-model form switches the numba sweep off
     assert local_spin_model(SumPotential(pot, UniaxialAnisotropy({"Fe": [1e-3, 0]})), state) is None
+
+
+@pytest.mark.parametrize("numba_sweep", [True, False])
+def test_frozen_sites_never_move(numba_sweep):
+    state = _heisenberg_chain_state(np.random.default_rng(8))
+    moments = state.moments.copy()
+    moments[::3] = 0.0  # "non-magnetic" sites: fixed-length MC would refuse them unless frozen
+    state = state.replace(moments=moments)
+    frozen = np.zeros(state.n_atoms, dtype=bool)
+    frozen[::3] = True
+    frozen[1] = True
+    chain, _ = run_chain(_exchange(), state, 500.0, 20, np.random.default_rng(0), frozen=frozen,
+                         use_spin_model=numba_sweep)
+    np.testing.assert_array_equal(chain.moments[frozen], state.moments[frozen])
+    assert np.all(np.any(chain.moments[~frozen] != state.moments[~frozen], axis=1))
+    from spinlattice.errors import InputError
+    with pytest.raises(InputError, match="non-zero moments on every moving site"):
+        run_chain(_exchange(), state, 500.0, 2, np.random.default_rng(0))
