@@ -202,7 +202,8 @@ def compare_with_scan(result, ca, scans, switch_free=True):
 
     scans : one :class:`ScanResult` or {label: ScanResult} ("FM", "AFM", "NM"); with a dict each
         image is compared with the scan of its own magnetic label (result.descriptors["label"]).
-    Returns a dict: index, c_over_a, neb, scan, difference (eV/atom, over the compared images),
+    Returns a dict: index, c_over_a, neb, scan (the scan's own value where it has a point at the
+    image's c/a to 1e-9, else its cubic spline), difference (eV/atom, over the compared images),
     max_abs_difference (None when c/a is not monotonic along the band), and the highest point of
     the band and of the scan of the climbing image's label (the scan's from its spline on 2001
     points). Images are compared where the scan is a valid path (module doc).
@@ -224,7 +225,11 @@ def compare_with_scan(result, ca, scans, switch_free=True):
         if scan is None or k in flagged:
             continue
         lo, hi = float(np.min(scan.c_over_a)), float(np.max(scan.c_over_a))
-        if lo - 1e-9 <= ca[k] <= hi + 1e-9:
+        exact = np.nonzero(np.abs(scan.c_over_a - ca[k]) < 1e-9)[0]
+        if exact.size:  # a scan point at this c/a: no interpolation
+            idx.append(k)
+            ref.append(float(scan.energy[exact[0]]))
+        elif lo - 1e-9 <= ca[k] <= hi + 1e-9:
             idx.append(k)
             ref.append(float(scan.spline()(np.clip(ca[k], lo, hi))))
     diff = e[idx] - np.array(ref)
