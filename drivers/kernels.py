@@ -66,8 +66,9 @@ def _frame(x, y, z):
 
 
 @nb.njit(cache=True, inline="always")
-def _propose_one(mx, my, mz, move, steps, limit, u0, u1):
-    """One proposal from moment (mx, my, mz): returns (m'_x, m'_y, m'_z, log weight)."""
+def _propose_one(mx, my, mz, move, steps, cos_cone, limit, u0, u1):
+    """One proposal from moment (mx, my, mz): returns (m'_x, m'_y, m'_z, log weight).
+    cos_cone = cos(steps[CONE]), hoisted out of the loops."""
     if move == FLIP:
         return -mx, -my, -mz, 0.0
     size = np.sqrt(mx * mx + my * my + mz * mz)
@@ -87,7 +88,7 @@ def _propose_one(mx, my, mz, move, steps, limit, u0, u1):
     if move == UNIFORM:
         cos_t = 2.0 * u0 - 1.0
     else:  # CONE: cos θ uniform in [cos step, 1]
-        cos_t = 1.0 - u0 * (1.0 - np.cos(steps[CONE]))
+        cos_t = 1.0 - u0 * (1.0 - cos_cone)
     sin_t = np.sqrt(max(0.0, 1.0 - cos_t * cos_t))
     phi = 2.0 * np.pi * u1
     e1x, e1y, e1z, e2x, e2y, e2z = _frame(ux, uy, uz)
@@ -106,10 +107,11 @@ def propose(moments, sites, moves, steps, max_moment, uniforms, new_moments, log
     Writes new_moments (K, 3) and log_weights (K,): the log of the proposal-measure factor in the
     acceptance ratio (2 ln|m'/m| for magnitude moves; −inf for a proposal outside the range).
     """
+    cos_cone = np.cos(steps[CONE])
     for k in range(sites.shape[0]):
         s = sites[k]
         x, y, z, w = _propose_one(moments[s, 0], moments[s, 1], moments[s, 2], moves[k], steps,
-                                  max_moment[k], uniforms[k, 0], uniforms[k, 1])
+                                  cos_cone, max_moment[k], uniforms[k, 0], uniforms[k, 1])
         new_moments[k, 0], new_moments[k, 1], new_moments[k, 2], log_weights[k] = x, y, z, w
 
 
@@ -213,11 +215,13 @@ def spin_model_sweep(first, neighbours, exchange, landau, field, moments, order,
     magnetisation (3,) and counts (4, 2) in place; returns the energy change (eV).
     """
     total = 0.0
+    cos_cone = np.cos(steps[CONE])
     for k in range(order.shape[0]):
         s = order[k]
         move = moves[k]
         n0, n1, n2, log_w = _propose_one(moments[s, 0], moments[s, 1], moments[s, 2], move,
-                                         steps, max_moment[s], uniforms[k, 0], uniforms[k, 1])
+                                         steps, cos_cone, max_moment[s], uniforms[k, 0],
+                                         uniforms[k, 1])
         counts[move, 0] += 1
         if log_w == -np.inf:
             continue

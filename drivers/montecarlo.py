@@ -141,16 +141,17 @@ def sweep(potential, state, chain, colours, temperature, rng, limits=None, spin_
     current configuration, updated in place with ``chain.energy``, ``chain.magnetisation`` and
     ``chain.counts``). temperature in K (0: accept only downhill moves).
     With ``spin_model`` (the potential's :class:`~spinlattice.spinmodel.LocalSpinModel`) the
-    sweep visits the ``active`` sites (default all) sequentially in a random order entirely
-    inside numba instead.
+    sweep visits the ``active`` sites (default all) sequentially, in index order, entirely
+    inside numba instead (a sequential scan: every single-site step leaves the Boltzmann
+    distribution invariant, so their composition does).
     """
     beta = np.inf if temperature == 0 else 1.0 / (K_B * temperature)
     limits = _site_limits(potential, state.numbers) if limits is None else limits
     probabilities, steps = chain.moves.probabilities(), chain.moves.steps()
     if spin_model is not None:
         m = spin_model
-        order = rng.permutation(state.n_atoms) if active is None else rng.permutation(active)
-        order = order.astype(np.int64)
+        order = np.arange(state.n_atoms, dtype=np.int64) if active is None else \
+            np.asarray(active, dtype=np.int64)
         n = order.shape[0]
         draws = rng.random((n, 4))
         moves = kernels.choose_moves(probabilities, draws[:, 0])
