@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from spinlattice.errors import FileFormatError, InputError
+from spinlattice.spinmodel import local_spin_model
 
 from . import md as mdmod
 from .montecarlo import ChainState, MoveSet, adapt_steps, colour_sites, start_chain, sweep
@@ -90,12 +91,27 @@ def _records(rows):
 
 
 def start_hybrid(potential, state, temperature, rng, moves=None, zero_momentum=True,
-                 stress=False):
+                 stress=False, frozen=None):
     """A :class:`HybridState` at ``state``: momenta from ``state.momenta`` or Maxwell–Boltzmann at
-    ``temperature`` from ``rng``; masses default to ASE's; ``stress`` for a barostat."""
+    ``temperature`` from ``rng``; masses default to ASE's; ``stress`` for a barostat;
+    ``frozen`` (N,) bool marks moments MC never moves (e.g. non-magnetic atoms)."""
     md = mdmod.start_md(potential, state, temperature, rng, zero_momentum=zero_momentum,
                         stress=stress)
-    return HybridState(md=md, chain=start_chain(potential, md.state, moves))
+    chain = start_chain(potential, md.state, moves, active=_active(frozen, state.n_atoms))
+    return HybridState(md=md, chain=chain)
+
+
+def _active(frozen, n_atoms):
+    """Indices of the sites MC may move (None = all) from a (N,) bool ``frozen`` mask."""
+    if frozen is None:
+        return None
+    frozen = np.asarray(frozen, dtype=bool)
+    if frozen.shape != (n_atoms,):
+        raise InputError(f"frozen must have shape ({n_atoms},), got {frozen.shape}")
+    active = np.flatnonzero(~frozen)
+    if active.size == 0:
+        raise InputError("every site is frozen: nothing for Monte Carlo to move")
+    return active
 
 
 def _set_moments(potential, hs, moments):
@@ -107,10 +123,14 @@ def _set_moments(potential, hs, moments):
 
 
 def hybrid_cycle(potential, hs, temperature, rng, dt, md_steps, mc_sweeps, thermostat=None,
-                 adapt=False, relax_moments=False, relax_options=None, barostat=None):
+                 adapt=False, relax_moments=False, relax_options=None, barostat=None,
+                 active=None, use_spin_model=True):
     """One cycle in place: [relax moments], ``md_steps`` MD steps, ``mc_sweeps`` MC sweeps at
     ``temperature`` (K), forces refreshed. ``adapt`` adapts the MC step sizes after the sweeps
-    (equilibration only). Returns the fraction of MC moves accepted (NaN without sweeps)."""
+    (equilibration only). ``active``: site indices MC moves (None = all). With
+    ``use_spin_model`` and a potential that reduces to a ``LocalSpinModel`` at the current
+    positions (rebuilt every cycle), the sweeps run entirely in numba. Returns the fraction of
+    MC moves accepted (NaN without sweeps)."""
     if relax_moments:
         from .minimise import minimise_moments
 
@@ -125,12 +145,15 @@ def hybrid_cycle(potential, hs, temperature, rng, dt, md_steps, mc_sweeps, therm
         chain.energy = hs.md.energy
         chain.magnetisation = chain.moments.sum(axis=0)
         positions = hs.md.state.replace(moments=chain.moments)
+        model = local_spin_model(potential, positions) if use_spin_model else None
         # colours from the current positions; a fixed generator keeps them reproducible without
         # touching the run's stream
-        colours = colour_sites(potential, positions, np.random.default_rng(hs.cycle))
+        colours = None if model is not None else \
+            colour_sites(potential, positions, np.random.default_rng(hs.cycle), active)
         before = chain.counts.sum(axis=0).copy()
         for _ in range(mc_sweeps):
-            sweep(potential, positions, chain, colours, temperature, rng)
+            sweep(potential, positions, chain, colours, temperature, rng, spin_model=model,
+                  active=active)
         done = chain.counts.sum(axis=0) - before
         accepted = done[1] / done[0] if done[0] else float("nan")
         if adapt:
@@ -143,7 +166,7 @@ def hybrid_cycle(potential, hs, temperature, rng, dt, md_steps, mc_sweeps, therm
 def run_hybrid(potential, state, temperature, n_cycles, rng, *, dt, md_steps, mc_sweeps,
                thermostat=None, moves=None, n_equilibration=0, relax_moments=False,
                relax_options=None, checkpoint=None, checkpoint_every=10, on_cycle=None,
-               barostat=None):
+               barostat=None, frozen=None, use_spin_model=True):
     """Run ``n_cycles`` hybrid cycles; returns (:class:`HybridState`, :class:`HybridRecords`).
 
     potential : a ``LocalMomentPotential`` (Monte Carlo needs ``local_energy_changes``)
@@ -160,6 +183,8 @@ def run_hybrid(potential, state, temperature, n_cycles, rng, *, dt, md_steps, mc
         uninterrupted run), and it is rewritten every ``checkpoint_every`` cycles and at the end
     on_cycle : optional ``on_cycle(hybrid_state)`` after every cycle (must not modify it)
     barostat : optional ``md.StochasticCellRescaling`` acting during the MD steps (NPT)
+    frozen : (N,) bool, moments MC never moves (e.g. non-magnetic atoms)
+    use_spin_model : whole MC sweeps in numba when the potential reduces to a LocalSpinModel
     """
     dt = mdmod._check_dt(dt)
     for name, value in (("n_cycles", n_cycles), ("md_steps", md_steps), ("mc_sweeps", mc_sweeps),
@@ -169,6 +194,7 @@ def run_hybrid(potential, state, temperature, n_cycles, rng, *, dt, md_steps, mc
     if int(checkpoint_every) != checkpoint_every or checkpoint_every < 1:
         raise InputError(f"checkpoint_every must be a positive integer, got {checkpoint_every!r}")
     mdmod._check_temperature(temperature)
+    active = _active(frozen, _n_atoms(state))
     if not isinstance(rng, np.random.Generator):
         raise InputError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     if thermostat is not None and not isinstance(thermostat, mdmod.THERMOSTATS):
@@ -181,7 +207,8 @@ def run_hybrid(potential, state, temperature, n_cycles, rng, *, dt, md_steps, mc
                              f"the state has {_n_atoms(state)}")
     else:
         hs = state if isinstance(state, HybridState) else \
-            start_hybrid(potential, state, temperature, rng, moves, stress=barostat is not None)
+            start_hybrid(potential, state, temperature, rng, moves, stress=barostat is not None,
+                         frozen=frozen)
         if barostat is not None and hs.md.pv == 0.0:
             hs.md = replace(hs.md, pv=barostat.pressure * hs.md.state.volume)
         rows = {k: [] for k in RECORDS}
@@ -190,7 +217,7 @@ def run_hybrid(potential, state, temperature, n_cycles, rng, *, dt, md_steps, mc
         acc = hybrid_cycle(potential, hs, temperature, rng, dt, int(md_steps), int(mc_sweeps),
                            thermostat, adapt=hs.cycle < n_equilibration,
                            relax_moments=relax_moments, relax_options=relax_options,
-                           barostat=barostat)
+                           barostat=barostat, active=active, use_spin_model=use_spin_model)
         obs = mdmod.observe(hs.md)
         for key, value in (("cycle", hs.cycle), ("time", hs.md.time),
                            ("potential_energy", hs.md.energy),

@@ -103,11 +103,18 @@ class _Oscillators(Einstein):
     def local_energy_changes(self, state, sites, new_moments):
         return np.zeros(len(sites))
 
+    def local_spin_model(self, state):
+        from spinlattice.spinmodel import LocalSpinModel
 
-def test_hybrid_samples_both_halves_at_temperature():
+        return LocalSpinModel.empty(state.n_atoms)
+
+
+@pytest.mark.parametrize("use_spin_model", [True, False], ids=["numba-sweep", "batched"])
+def test_hybrid_samples_both_halves_at_temperature(use_spin_model):
     """64 independent oscillators carrying free moments in a field: the MD half gives
     ⟨K⟩ = (3N/2) k_B T (N_f = 3N, no momentum constraint), the MC half the Langevin function
-    ⟨cos θ⟩ = coth x − 1/x with x = μ_B m B/k_B T = 2, both within 4 SE."""
+    ⟨cos θ⟩ = coth x − 1/x with x = μ_B m B/k_B T = 2, both within 4 SE — through the whole-sweep
+    numba path (the sum has a LocalSpinModel) and through the batched local-ΔE path."""
     n, t, m0, x = 64, 300.0, 2.0, 2.0
     rng = np.random.default_rng(0)
     r0 = np.arange(n)[:, None] * np.array([[3.0, 0.0, 0.0]])
@@ -120,12 +127,25 @@ def test_hybrid_samples_both_halves_at_temperature():
     hs = start_hybrid(pot, state, t, np.random.default_rng(1), zero_momentum=False,
                       moves=MoveSet(weights={"uniform": 1.0}))
     hs, rec = run_hybrid(pot, hs, t, 600, np.random.default_rng(2), dt=4.0, md_steps=5,
-                         mc_sweeps=1, thermostat=Langevin(t, 0.05))
+                         mc_sweeps=1, thermostat=Langevin(t, 0.05), use_spin_model=use_spin_model)
     kin, kerr = mean_and_error(rec.kinetic_energy[50:])
     assert abs(kin - 1.5 * n * K_B * t) < 4 * kerr, (kin, kerr)
     cos, cerr = mean_and_error(rec.magnetisation[50:, 2] / (n * m0))
     assert abs(cos - (1 / np.tanh(x) - 1 / x)) < 4 * cerr, (cos, cerr)
     assert kerr < 0.02 * kin and cerr < 0.01
+
+
+def test_frozen_moments_never_move():
+    frozen = np.zeros(16, dtype=bool)
+    frozen[::3] = True
+    hs, rec = _run(3, frozen=frozen)
+    start = fe_state().moments
+    np.testing.assert_array_equal(hs.md.state.moments[frozen], start[frozen])
+    assert not np.allclose(hs.md.state.moments[~frozen], start[~frozen])
+    with pytest.raises(InputError, match="frozen"):
+        _run(1, frozen=np.ones(16, dtype=bool))
+    with pytest.raises(InputError, match="frozen"):
+        _run(1, frozen=np.ones(5, dtype=bool))
 
 
 def test_relax_moments_before_md():
