@@ -119,6 +119,18 @@ class ScanResult:
     relaxed_volume: bool
     start: str
 
+    def merged(self, other):
+        """A scan with the points of both (sorted by c/a; duplicates within 1e-9 taken once)."""
+        ca = np.concatenate([self.c_over_a, other.c_over_a])
+        order = np.argsort(ca, kind="stable")
+        keep = np.concatenate([[True], np.diff(ca[order]) > 1e-9])
+        order = order[keep]
+        pick = lambda a, b: np.concatenate([a, b])[order]  # noqa: E731
+        states = self.states + other.states
+        return ScanResult(ca[order], pick(self.volume, other.volume),
+                          pick(self.energy, other.energy), pick(self.moments, other.moments),
+                          [states[k] for k in order], self.relaxed_volume, self.start)
+
     def spline(self):
         """Cubic spline E(c/a), eV/atom (the scan's c/a increasing)."""
         order = np.argsort(self.c_over_a)

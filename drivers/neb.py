@@ -511,7 +511,7 @@ def neb(potential, images, *, k=0.1, climb=True, fmax=0.01, max_steps=1000, clim
     moment_mode, collinear, axis, hmax, moment_steps : passed to :func:`.minimise.minimise_moments`
     restart_threshold : μB; relax also from a neighbour's moments when they differ by more
         (lower-branch check, module doc); None: never
-    moment_jump (μB), cusp_tol (eV, default 1e-3 × N), sublattice ((N,) ±1 or None) : switch
+    moment_jump (μB), cusp_tol (eV, default 5e-3 × N), sublattice ((N,) ±1 or None) : switch
         detection, see :func:`.magpath.detect_switches`
     callback : callable(step, BandEvaluation, max_force) after every evaluation
 
@@ -544,7 +544,7 @@ def summarise(band, ev, fm, converged, steps, message, history, *, moment_jump=0
     n_atoms = ev.states[0].n_atoms
     switches = detect_switches(ev.energies, path, derivatives, moments, desc,
                                moment_jump=moment_jump,
-                               cusp_tol=1e-3 * n_atoms if cusp_tol is None else cusp_tol)
+                               cusp_tol=5e-3 * n_atoms if cusp_tol is None else cusp_tol)
     if band.restarts:
         message += f"; {band.restarts} lower-branch checks from neighbouring moments"
     if band.moment_unconverged:

@@ -18,7 +18,7 @@ CONFIG is a JSON file; every key is optional:
      "volume": null,                     null: end points at their relaxed volumes, cell free;
                                          a number (Å³/atom): every image at that volume
      "n_images": 9, "k": 0.1, "fmax": 1e-4, "max_steps": 3000, "climb": true,
-     "scan_points": 21, "moment_size": 2.2, "hmax": 1e-8,
+     "scan_points": 21, "moment_size": 2.2, "hmax": 1e-8,  (scans also at the images' c/a)
      "reference_fcc_minus_bcc_meV": 83.5,   PBE (shared/data/README.md)
      "output": "neb-run"}
 
@@ -200,20 +200,32 @@ def run(config, log=print):
             moment_size=config["moment_size"], number=number, hmax=config["hmax"],
             k=config["k"], fmax=config["fmax"], max_steps=config["max_steps"],
             climb=config["climb"])
-        involved = {x: scans[x] for x in start.split("->")}
+        involved = {}
+        for label in start.split("->"):  # add scan points at the images' own c/a
+            ks = [k for k, x in enumerate(result.descriptors["label"]) if x == label]
+            extra = ca[ks]
+            if len(extra) >= 2 and np.all(np.diff(extra) > 0):
+                involved[label] = scans[label].merged(ca_scan(
+                    potential, extra, start=label, volume=config["volume"],
+                    moment_size=config["moment_size"], number=number, hmax=config["hmax"]))
+            else:
+                involved[label] = scans[label]
         raw[start] = (result, ca, vol, involved, compare_with_scan(result, ca, involved))
         log(f"{start}: {result.summary()} [{time.perf_counter() - t1:.1f} s]")
     e_bcc = {s: r[0].energies[0] / r[0].images[0].n_atoms for s, r in raw.items()}
     e_fcc = {s: r[0].energies[-1] / r[0].images[0].n_atoms for s, r in raw.items()}
     e_ref = min(e_bcc.values())
     runs = {s: _per_start(*r, e_ref) for s, r in raw.items()}
-    ground_bcc = min(e_bcc, key=e_bcc.get)
-    ground_fcc = min(e_fcc, key=e_fcc.get)
-    diff = (e_fcc[ground_fcc] - e_ref) * 1e3
+    best_bcc = min(e_bcc, key=e_bcc.get)
+    best_fcc = min(e_fcc, key=e_fcc.get)
+    ground_bcc = raw[best_bcc][0].descriptors["label"][0]
+    ground_fcc = raw[best_fcc][0].descriptors["label"][-1]
+    diff = (e_fcc[best_fcc] - e_ref) * 1e3
     results = {
         "description": description, "stand_in": config["model"] == "fe_standin",
         "config": config,
         "bcc_ground_state": ground_bcc, "fcc_lowest_state": ground_fcc,
+        "bcc_ground_run": best_bcc, "fcc_lowest_run": best_fcc,
         "fcc_minus_bcc_meV": diff,
         "reference_fcc_minus_bcc_meV": config["reference_fcc_minus_bcc_meV"],
         "fcc_minus_bcc_by_start_meV": {s: (e_fcc[s] - e_ref) * 1e3 for s in runs},
