@@ -135,5 +135,45 @@ def detect_switches(energies, path, derivatives, moments, descriptors, *, moment
     return out
 
 
-__all__ = ["magnetic_descriptors", "detect_switches", "tangential_derivatives", "sign_pattern",
+def resolve_switch(potential, state_a, state_b, n_points=21, **moment_kw):
+    """Both magnetic branches along the straight segment between two neighbouring images.
+
+    Cell rows and fractional positions are interpolated linearly, t ∈ [0, 1] (``n_points``); at
+    every point the moments are relaxed (:func:`.minimise.minimise_moments` with ``moment_kw``)
+    from the moments of image a and from those of image b. Where the two branches cross, the
+    band's switch lies; the crossing energy on this segment is an upper bound to the lowest
+    crossing (seam) between the two images' basins.
+
+    Returns a dict: t (P,), energies (2, P) eV (branch of a, branch of b), moments (2, P, N, 3),
+    crossing_t and crossing_energy (linear interpolation of E_a − E_b = 0; None if no sign
+    change), lower (P,) the lower envelope.
+    """
+    from .minimise import minimise_moments
+
+    ts = np.linspace(0.0, 1.0, int(n_points))
+    fa = np.linalg.solve(state_a.cell.T, state_a.positions.T).T
+    fb = np.linalg.solve(state_b.cell.T, state_b.positions.T).T
+    df = fb - fa
+    df[:, state_a.pbc] -= np.round(df[:, state_a.pbc])
+    energies = np.empty((2, ts.size))
+    moments = np.empty((2, ts.size) + state_a.moments.shape)
+    for j, t in enumerate(ts):
+        cell = (1 - t) * state_a.cell + t * state_b.cell
+        trial = state_a.replace(positions=(fa + t * df) @ cell, cell=cell)
+        for b, start in enumerate((state_a.moments, state_b.moments)):
+            res = minimise_moments(potential, trial.replace(moments=start), **moment_kw)
+            energies[b, j], moments[b, j] = res.energy, res.state.moments
+    diff = energies[0] - energies[1]
+    cross_t = cross_e = None
+    sign = np.nonzero(np.diff(np.sign(diff)) != 0)[0]
+    if sign.size:
+        j = int(sign[0])
+        w = diff[j] / (diff[j] - diff[j + 1])
+        cross_t = float(ts[j] + w * (ts[j + 1] - ts[j]))
+        cross_e = float(energies[0, j] + w * (energies[0, j + 1] - energies[0, j]))
+    return {"t": ts, "energies": energies, "moments": moments, "crossing_t": cross_t,
+            "crossing_energy": cross_e, "lower": energies.min(axis=0)}
+
+
+__all__ = ["resolve_switch", "magnetic_descriptors", "detect_switches", "tangential_derivatives", "sign_pattern",
            "cusp_sizes"]

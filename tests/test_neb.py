@@ -30,7 +30,7 @@ from spinlattice import InputError, SpinLatticeState
 from spinlattice.calculator import SpinLatticeCalculator
 from spinlattice.drivers.bain import (SQRT2, bain_neb, bct_state, ca_scan, compare_with_scan,
                                       start_moments)
-from spinlattice.drivers.magpath import detect_switches, magnetic_descriptors
+from spinlattice.drivers.magpath import detect_switches, magnetic_descriptors, resolve_switch
 from spinlattice.drivers.neb import BandSpace, check_path, interpolate, neb, neb_forces
 from spinlattice.potentials.fe_standin import bain_standin_fe
 from spinlattice.properties import ENERGY, FORCES, MAGNETIC_FORCES, STRESS
@@ -218,6 +218,15 @@ def test_switch_detected_on_fm_bcc_to_afm_fcc_path(fe):
     assert sw["reversed_sites"] == [1] and sw["net_jump"] > 2.0
     same, _, _ = bain_neb(fe, start="FM", n_images=9, max_steps=0)
     assert not any(s["magnetic"] for s in same.switches)
+    # both branches along the segment between the two images: they start at the images' own
+    # energies (same relaxation) and cross inside
+    a, b = (res.images[k] for k in sw["between"])
+    prof = resolve_switch(fe, a, b, n_points=11, mode="variable", collinear=True,
+                          axis=(0, 0, 1), tol=1e-8)
+    assert prof["energies"][0, 0] == pytest.approx(res.energies[sw["between"][0]], abs=1e-8)
+    assert prof["energies"][1, -1] == pytest.approx(res.energies[sw["between"][1]], abs=1e-8)
+    assert 0 < prof["crossing_t"] < 1
+    assert min(res.energies[list(sw["between"])]) < prof["crossing_energy"]
 
 
 def test_detect_switches_thresholds():

@@ -91,11 +91,41 @@ def build_potential(config):
     return getattr(importlib.import_module(module), func)(), f"potential from {model}"
 
 
-def _per_start(result, ca, vol, scans, comparison, e_ref):
+def _switch_profiles(potential, result, hmax):
+    """resolve_switch for every magnetic switch of ``result`` (JSON-ready, eV per atom)."""
+    from spinlattice.drivers.bain import c_over_a
+    from spinlattice.drivers.magpath import resolve_switch
+
+    n = result.images[0].n_atoms
+    out = []
+    for sw in result.switches:
+        if not sw["magnetic"]:
+            continue
+        a, b = (result.images[k] for k in sw["between"])
+        prof = resolve_switch(potential, a, b, n_points=21, mode="variable", collinear=True,
+                              axis=(0.0, 0.0, 1.0), tol=hmax)
+        entry = {"between": list(sw["between"]), "t": prof["t"].tolist(),
+                 "energy_branch_a": (prof["energies"][0] / n).tolist(),
+                 "energy_branch_b": (prof["energies"][1] / n).tolist(),
+                 "crossing_t": prof["crossing_t"], "crossing_energy": None,
+                 "crossing_c_over_a": None}
+        if prof["crossing_t"] is not None:
+            t = prof["crossing_t"]
+            entry["crossing_energy"] = prof["crossing_energy"] / n
+            entry["crossing_c_over_a"] = c_over_a(a.replace(cell=(1 - t) * a.cell + t * b.cell))
+        out.append(entry)
+    return out
+
+
+def _per_start(result, ca, vol, scans, comparison, e_ref, profiles=()):
     n = result.images[0].n_atoms
     e = result.energies / n
     d = result.descriptors
+    crossings = [p["crossing_energy"] for p in profiles if p["crossing_energy"] is not None]
     return {
+        "switch_profiles": [dict(p, crossing_relative_meV=None if p["crossing_energy"] is None
+                                 else (p["crossing_energy"] - e_ref) * 1e3) for p in profiles],
+        "barrier_with_switch_crossings_meV": (max([float(np.max(e))] + crossings) - e[0]) * 1e3,
         "neb": {"c_over_a": ca.tolist(), "volume": vol.tolist(), "energy": e.tolist(),
                 "relative_meV": ((e - e_ref) * 1e3).tolist(),
                 "path": (result.path / result.path[-1]).tolist(),
@@ -151,6 +181,11 @@ def plot(path, runs, e_ref, title):
             if sw["magnetic"]:
                 lo, hi = sw["between"]
                 a_e.axvspan(s[lo], s[hi], color=c, alpha=0.15)
+        for p in run["switch_profiles"]:
+            if p["crossing_relative_meV"] is not None:
+                lo, hi = p["between"]
+                a_e.plot(s[lo] + p["crossing_t"] * (s[hi] - s[lo]), p["crossing_relative_meV"],
+                         "x", color=c, ms=10, mew=2, label=f"{start} branch crossing")
         a_scan.plot(neb["c_over_a"], neb["relative_meV"], "o", color=c, label=f"{start} NEB")
         for label, scan in run["scan"].items():
             if label not in drawn:
@@ -210,12 +245,13 @@ def run(config, log=print):
                     moment_size=config["moment_size"], number=number, hmax=config["hmax"]))
             else:
                 involved[label] = scans[label]
-        raw[start] = (result, ca, vol, involved, compare_with_scan(result, ca, involved))
+        raw[start] = (result, ca, vol, involved, compare_with_scan(result, ca, involved),
+                      _switch_profiles(potential, result, config["hmax"]))
         log(f"{start}: {result.summary()} [{time.perf_counter() - t1:.1f} s]")
     e_bcc = {s: r[0].energies[0] / r[0].images[0].n_atoms for s, r in raw.items()}
     e_fcc = {s: r[0].energies[-1] / r[0].images[0].n_atoms for s, r in raw.items()}
     e_ref = min(e_bcc.values())
-    runs = {s: _per_start(*r, e_ref) for s, r in raw.items()}
+    runs = {s: _per_start(*r[:5], e_ref, r[5]) for s, r in raw.items()}
     best_bcc = min(e_bcc, key=e_bcc.get)
     best_fcc = min(e_fcc, key=e_fcc.get)
     ground_bcc = raw[best_bcc][0].descriptors["label"][0]
@@ -235,6 +271,11 @@ def run(config, log=print):
         "runs": runs, "seconds": time.perf_counter() - t0,
     }
     for s in runs:
+        for p in runs[s]["switch_profiles"]:
+            if p["crossing_relative_meV"] is not None:
+                log(f"{s}: magnetic switch between images {p['between']}: branches cross at "
+                    f"c/a = {p['crossing_c_over_a']:.4f}, {p['crossing_relative_meV']:.2f} "
+                    f"meV/atom above the bcc ground state (straight segment)")
         c = runs[s]["comparison"]
         log(f"{s}: bcc {results['bcc_by_start_meV'][s]:+.2f}, fcc "
             f"{results['fcc_minus_bcc_by_start_meV'][s]:+.2f} meV/atom from the bcc ground state; "
