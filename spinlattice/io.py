@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import FileFormatError, InputError
-from .state import SpinLatticeState, _as_array, normalise_moments
+from .state import ASE_FS, SpinLatticeState, _as_array, normalise_moments
 
 
 class _DefaultKey(str):
@@ -343,7 +343,8 @@ def _frame_text(frame, keys) -> str:
     per_atom = [("moment_key", s.moments), ("forces_key", frame.forces),
                 ("magnetic_forces_key", frame.magnetic_forces)]
     if s.momenta is not None:
-        columns.append(_column("momenta", s.momenta, n))
+        # ASE's unit (amu·Å per ASE time unit), as every extxyz reader expects
+        columns.append(_column("momenta", s.momenta / ASE_FS, n))
     if s.masses is not None and not np.array_equal(s.masses, atomic_masses[s.numbers]):
         columns.append(_column("masses", s.masses, n))
     for what, value in per_atom:

@@ -8,6 +8,8 @@ import numpy as np
 
 from .errors import InputError
 
+ASE_FS = 0.09822694788464063  # ase.units.fs: one femtosecond in ASE's time unit
+
 
 def _as_array(name, value, shape, dtype=np.float64):
     """Convert ``value`` to a C-contiguous array of ``shape`` (``None`` = any size) or raise."""
@@ -107,6 +109,8 @@ class SpinLatticeState:
     def from_atoms(cls, atoms, moments=None) -> "SpinLatticeState":
         """Build a state from ``ase.Atoms``.
 
+        Momenta are converted from ASE's units (amu·Å per ASE time unit) to amu·Å/fs.
+
         Moments come from ``moments`` if given, else from ``atoms.get_initial_magnetic_moments()``
         (``initial_magmoms``); collinear (N,) moments become (N, 3) along z. Raises
         :class:`InputError` when no moments are available.
@@ -118,7 +122,8 @@ class SpinLatticeState:
                     "((N,) collinear or (N, 3) vectors, μB) or pass moments="
                 )
             moments = atoms.get_initial_magnetic_moments()
-        momenta = atoms.get_momenta() if atoms.has("momenta") else None
+        # ASE's momenta are amu·Å per ASE time unit (≈ 10.18 fs): convert to amu·Å/fs
+        momenta = atoms.get_momenta() * ASE_FS if atoms.has("momenta") else None
         return cls(
             positions=atoms.get_positions(),
             numbers=atoms.get_atomic_numbers(),
@@ -140,5 +145,5 @@ class SpinLatticeState:
         if self.masses is not None:
             atoms.set_masses(self.masses)
         if self.momenta is not None:
-            atoms.set_momenta(self.momenta)
+            atoms.set_momenta(self.momenta / ASE_FS)
         return atoms

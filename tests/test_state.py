@@ -36,3 +36,15 @@ def test_missing_moments_message():
     del atoms.arrays["initial_magmoms"]  # ASE's bulk("Fe") sets moments by default
     with pytest.raises(InputError, match="no magnetic moments"):
         SpinLatticeState.from_atoms(atoms)
+
+
+def test_momenta_are_converted_from_ase_units():
+    import ase.units
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    atoms = bulk("Fe", "bcc", a=2.83, cubic=True).repeat(2)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(0))
+    s = SpinLatticeState.from_atoms(atoms)
+    # velocity in Å/fs: ASE's velocity is Å per ASE time unit
+    v_fs = atoms.get_velocities() * ase.units.fs
+    np.testing.assert_allclose(s.momenta / s.masses[:, None], v_fs, rtol=1e-14)
+    np.testing.assert_allclose(s.to_atoms().get_momenta(), atoms.get_momenta(), rtol=1e-14)
