@@ -172,3 +172,28 @@ def test_builtin_model_shells_match_its_tb2j_file():
     energy = pot.compute(state, ("energy",))["energy"]
     full = exchange_constants(pot, state, r_max=6.0, angles=(30.0,))
     assert mean_field_tc(full) == pytest.approx(2 * abs(energy) / (3 * K_B), rel=1e-9)
+
+
+def test_cli_exchange_and_anisotropy(tmp_path, monkeypatch, capsys):
+    """The two subcommands in-process (subprocesses would re-import numba: ~4 s each)."""
+    import json
+    from pathlib import Path
+
+    from spinlattice.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    csv_path = Path(__file__).parent / "data" / "fe_exchange_tb2j" / "tb2j_shell_averaged_Jiso.csv"
+    (tmp_path / "x.json").write_text(json.dumps({"r_max": 3.0, "angles": [20, 40],
+                                                 "dft_csv": str(csv_path)}))
+    assert main(["exchange", "x.json", "--output", "ex"]) == 0
+    res = json.loads((tmp_path / "ex" / "results.json").read_text())
+    assert [round(s["J_tb2j_meV"], 3) for s in res["shells"]] == [18.687, 9.921]
+    assert (tmp_path / "ex" / "exchange.png").stat().st_size > 10_000
+    (tmp_path / "a.json").write_text(json.dumps({"cubic": None, "n_directions": 30,
+                                                 "uniaxial": {"K1": 2e-6, "K2": 5e-7}}))
+    assert main(["anisotropy", "a.json", "--output", "an"]) == 0
+    fit = json.loads((tmp_path / "an" / "results.json").read_text())["fits"]["uniaxial"]
+    assert (fit["K1"], fit["K2"]) == pytest.approx((2e-6, 5e-7), rel=1e-9)
+    (tmp_path / "b.json").write_text('{"rmax": 3}')
+    assert main(["exchange", "b.json"]) == 2
+    assert "unknown configuration keys ['rmax']" in capsys.readouterr().err

@@ -5,6 +5,8 @@
     spinlattice curie [CONFIG]       Curie temperature by Monte Carlo temperature sweeps
     spinlattice minimise [CONFIG]    magnetic ground state by random-start minimisation (Mn3Pt)
     spinlattice neb [CONFIG]         Bain path by solid-state NEB with relaxed moments, and c/a scan
+    spinlattice exchange [CONFIG]    Heisenberg J by shell from energies of rotated moments
+    spinlattice anisotropy [CONFIG]  energy vs common spin axis, uniaxial and cubic K1, K2
 """
 
 from __future__ import annotations
@@ -75,6 +77,18 @@ def build_parser():
     p.add_argument("--output", help="output directory (default from the configuration)")
     p.add_argument("--quick-test", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=lambda a: __import__("spinlattice.cli.neb", fromlist=["main"]).main(a))
+    p = sub.add_parser("exchange", help="Heisenberg exchange constants by shell from energies "
+                       "of rotated moments, mean-field T_C (built-in bcc Fe model without CONFIG)")
+    p.add_argument("config", nargs="?", help="JSON configuration (see docs/exchange.md)")
+    p.add_argument("--output", help="output directory (default from the configuration)")
+    p.set_defaults(func=lambda a: __import__("spinlattice.cli.exchange",
+                                             fromlist=["main_exchange"]).main_exchange(a))
+    p = sub.add_parser("anisotropy", help="energy against the common spin axis, fitted to "
+                       "uniaxial and cubic K1, K2")
+    p.add_argument("config", nargs="?", help="JSON configuration (see docs/exchange.md)")
+    p.add_argument("--output", help="output directory (default from the configuration)")
+    p.set_defaults(func=lambda a: __import__("spinlattice.cli.exchange",
+                                             fromlist=["main_anisotropy"]).main_anisotropy(a))
     p = sub.add_parser("check-data", help="read an extxyz file with moments and summarise it")
     p.add_argument("file")
     p.add_argument("--moment-key", default="REF_magmom")
