@@ -192,6 +192,14 @@ def plot(path, runs, e_ref, title):
                 drawn.add(label)
                 a_scan.plot(scan["c_over_a"], scan["relative_meV"], color="0.3",
                             ls={"FM": "-", "AFM": "--", "NM": ":"}[label], label=f"{label} scan")
+    low = {k: r for k, r in runs.items() if min(r["neb"]["relative_meV"]) < 300.0}
+    if low and len(low) < len(runs):  # keep the low-energy paths readable
+        top = max(max(r["neb"]["relative_meV"]) for r in low.values())
+        for ax in (a_e, a_scan):
+            ax.set_ylim(-0.1 * top - 5, 1.3 * top + 10)
+        notes = [f"{k}: {min(r['neb']['relative_meV']):.0f} to {max(r['neb']['relative_meV']):.0f}"
+                 f" meV/atom (off scale)" for k, r in runs.items() if k not in low]
+        a_e.text(0.02, 0.97, "\n".join(notes), transform=a_e.transAxes, va="top", fontsize=7)
     a_e.set_ylabel("E − E(bcc ground state) (meV/atom)")
     a_ca.set_ylabel("c/a")
     a_ca.axhline(1.0, color="0.7", lw=0.8)
