@@ -41,6 +41,10 @@ class MoveSet:
     cone_angle : half-angle of the cone move, rad (adapted during equilibration only).
     magnitude_step : half-width of the magnitude move, μB (adapted during equilibration only).
     target_acceptance : what the adaptation aims at for cone and magnitude moves.
+    overrelaxation : over-relaxation sweeps (reflection about the local exchange field, energy
+        conserving, always accepted) after each Metropolis sweep; only for potentials with a
+        :class:`~spinlattice.spinmodel.LocalSpinModel` (Heisenberg + Landau + Zeeman), where
+        they shorten autocorrelation times near T_C several-fold.
     """
 
     weights: dict = field(default_factory=lambda: {"cone": 1.0})
@@ -48,6 +52,7 @@ class MoveSet:
     magnitude_step: float = 0.2
     target_acceptance: float = 0.5
     fixed_length: bool = True
+    overrelaxation: int = 0
 
     def __post_init__(self):
         unknown = set(self.weights) - set(kernels.MOVE_NAMES)
@@ -58,6 +63,8 @@ class MoveSet:
             raise InputError("MC move weights must be non-negative and not all zero")
         if self.fixed_length and self.weights.get("magnitude", 0) > 0:
             raise InputError("magnitude moves change |m|: use fixed_length=False")
+        if not isinstance(self.overrelaxation, (int, np.integer)) or self.overrelaxation < 0:
+            raise InputError("overrelaxation must be a non-negative number of sweeps")
         if not 0 < self.cone_angle <= np.pi or not self.magnitude_step > 0:
             raise InputError("cone_angle must be in (0, π] and magnitude_step positive")
 
@@ -159,8 +166,14 @@ def sweep(potential, state, chain, colours, temperature, rng, limits=None, spin_
             m.first, m.neighbours, m.exchange, m.landau, m.field, chain.moments, order, moves,
             steps, limits, np.ascontiguousarray(draws[:, 1:]), beta, chain.magnetisation,
             chain.counts)
+        for _ in range(chain.moves.overrelaxation):
+            kernels.spin_model_overrelax(m.first, m.neighbours, m.exchange, m.field,
+                                         chain.moments, order, chain.magnetisation)
         chain.sweeps += 1
         return
+    if chain.moves.overrelaxation:
+        raise InputError("over-relaxation needs a potential with a LocalSpinModel "
+                         "(Heisenberg + Landau + Zeeman terms only)")
     current = state.replace(moments=chain.moments)
     for c in rng.permutation(len(colours)):
         sites = colours[c]

@@ -196,3 +196,30 @@ def test_frozen_sites_never_move(numba_sweep):
     from spinlattice.errors import InputError
     with pytest.raises(InputError, match="non-zero moments on every moving site"):
         run_chain(_exchange(), state, 500.0, 2, np.random.default_rng(0))
+
+
+def test_overrelaxation_keeps_energy_and_shortens_correlations():
+    from spinlattice.analysis.statistics import autocorrelation_time
+    from spinlattice.errors import InputError
+    from spinlattice.potentials import Heisenberg, ShellTable
+    # simple cubic, nearest-neighbour J = 10 meV, |m| = 1: T_C = 167.5 K; sample just above it
+    size, a = 6, 2.5
+    g = np.arange(size)
+    positions = np.array(np.meshgrid(g, g, g, indexing="ij")).reshape(3, -1).T * a
+    state = SpinLatticeState(positions=positions, numbers=[26] * len(positions), pbc=True,
+                             cell=np.eye(3) * a * size, moments=np.tile([0, 0, 1.0], (216, 1)))
+    pot = SumPotential(Heisenberg(ShellTable({("Fe", "Fe"): [(a, 0.01)]})), Zeeman([0, 0, 1.0]))
+    taus = {}
+    for n_or in (0, 2):
+        chain, samples = run_chain(pot, state, 172.0, 3000, np.random.default_rng(1),
+                                   moves=MoveSet(weights={"cone": 1.0}, overrelaxation=n_or),
+                                   n_equilibration=300)
+        exact = pot.compute(state.replace(moments=chain.moments))["energy"]
+        assert chain.energy == pytest.approx(exact, abs=1e-9)  # reflections cost no energy
+        np.testing.assert_allclose(chain.magnetisation, chain.moments.sum(axis=0), atol=1e-9)
+        np.testing.assert_allclose(np.linalg.norm(chain.moments, axis=1), 1.0, atol=1e-12)
+        taus[n_or] = autocorrelation_time(np.linalg.norm(samples.magnetisation, axis=1))
+    assert taus[2] < 0.5 * taus[0], taus
+    with pytest.raises(InputError, match="over-relaxation needs"):
+        run_chain(pot, state, 400.0, 1, np.random.default_rng(1), use_spin_model=False,
+                  moves=MoveSet(overrelaxation=1))
