@@ -8,8 +8,9 @@ Tolerances:
   saddle 490, so |x − x*| ≲ 1e-3/490 = 2e-6 (measured 5e-10); the issue asks for 1e-4.
 * Bain path at fixed volume: the two-atom bct cell at fixed volume has one degree of freedom
   (c/a; shears and the body-centre position are fixed by symmetry), so the band and the scan are
-  the same path; they differ by the cubic-spline error of a 15-point scan and the residual force
-  (measured 0.03 meV/atom), asserted ≤ 0.1 meV/atom.
+  the same path: equal to rounding at the images' c/a (1e-9 asserted), and within the cubic-spline
+  error of a 15-point scan between (measured 0.03 meV/atom, 0.1 asserted); the climbing image
+  sits on the scan's maximum (c/a to 5e-3, E to 0.01 meV/atom).
 * Bain path with free cell: the scan minimises the volume at each c/a, a band image only
   perpendicular to its tangent, so E_NEB(c/a) ≥ E_scan(c/a) (scan taken at the images' c/a, so
   no interpolation error) and equal at the saddle, which is stationary in both (measured 3e-9
@@ -175,10 +176,13 @@ def test_bain_fixed_volume_neb_matches_scan_and_relaxes_moments(fe):
     assert res.converged, res.summary()
     np.testing.assert_allclose(vol, volume, rtol=1e-10)  # the fixed-volume retraction
     assert ca[0] == pytest.approx(1.0) and ca[-1] == pytest.approx(SQRT2)
+    # at the images' own c/a the scan states are the images (one degree of freedom): equal
+    exact = compare_with_scan(res, ca, ca_scan(fe, ca, start="FM", volume=volume))
+    assert exact["valid"] and len(exact["index"]) == 7
+    assert exact["max_abs_difference"] < 1e-9  # eV/atom (measured 1e-15)
     scan = ca_scan(fe, np.linspace(1.0, SQRT2, 15), start="FM", volume=volume)
     cmp = compare_with_scan(res, ca, scan)
-    assert cmp["valid"] and len(cmp["index"]) == 7
-    assert cmp["max_abs_difference"] < 1e-4  # eV/atom
+    assert cmp["max_abs_difference"] < 1e-4  # eV/atom: spline error of 15 points (measured 3e-5)
     assert cmp["neb_maximum"]["c_over_a"] == pytest.approx(cmp["scan_maximum"]["c_over_a"], abs=5e-3)
     assert cmp["neb_maximum"]["energy"] == pytest.approx(cmp["scan_maximum"]["energy"], abs=1e-5)
     # moments: relaxed at every image (collinear along z): |h_z| ≤ hmax = 1e-8 up to the final step
