@@ -116,19 +116,49 @@ def test_jackknife_error_of_a_variance():
     assert abs(value - 1) < 4 * err
 
 
-@pytest.mark.slow
-def test_simple_cubic_heisenberg_curie_temperature():
-    """k_B T_C / J = 1.443 from Binder crossings of L = 6, 8, 10 (about 3 minutes).
+def _lattice(kind, size):
+    """Simple cubic (a = 2.5 Å) or bcc (a = 2.866 Å) with |m| = 1 μB and its NN distance."""
+    if kind == "sc":
+        return simple_cubic(size), A
+    from ase.build import bulk
+    atoms = bulk("Fe", "bcc", a=2.866, cubic=True).repeat(size)
+    moments = np.tile([0.0, 0.0, 1.0], (len(atoms), 1))
+    return SpinLatticeState.from_atoms(atoms, moments=moments), 2.866 * np.sqrt(3) / 2
 
-    Tolerance 5 %: the crossing's statistical error here is ≈ 1.3 % (bootstrap, 4000 sweeps),
-    and crossings of L ≤ 10 sit below T_C by corrections to scaling (we measured 161 ± 2 K,
-    i.e. k_B T_C/J = 1.39 ± 0.02, against 167.5 K).
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind, ratio, sizes", [("sc", 1.443, (8, 12, 16)),
+                                                ("bcc", 2.054, (6, 8, 12))])
+def test_heisenberg_curie_temperature_and_beta(kind, ratio, sizes):
+    """k_B T_C / J from Binder crossings within 2 % of 1.443 (sc) and 2.054 (bcc), classical
+    |S| = 1 Heisenberg (Chen, Ferrenberg, Landau, PRB 48, 3249 (1993)); β within 0.05 of 0.369.
+
+    3000 sweeps per temperature, each with 2 over-relaxation sweeps. Measured (sc, L = 8, 12,
+    16): T_C = 167.1 ± 0.7 K against 167.45 K; β = 0.332 ± 0.015 from the largest size with
+    T_C free in the window [0.77, 0.98] T_C (finite-size rounding above and corrections to
+    scaling below pull the effective exponent down; the window is stated, not tuned per run).
+    About 1.5 min (sc) and 2.5 min (bcc) on 2 cores.
     """
-    temperatures = [180.0, 176.0, 172.0, 168.0, 164.0, 160.0, 156.0]
-    binder, errors = {}, {}
-    for size in (6, 8, 10):
-        obs = sweep_observables(size, temperatures, 4000, seed=size, n_equilibration=400)
+    t_c = ratio * J / K_B
+    temperatures = [round(x * t_c, 2) for x in
+                    (1.05, 1.02, 1.01, 1.0, 0.99, 0.98, 0.96, 0.93, 0.9, 0.84, 0.78)]
+    binder, errors, magnetisation = {}, {}, {}
+    for size in sizes:
+        state, r_nn = _lattice(kind, size)
+        pot = Heisenberg(ShellTable({("Fe", "Fe"): [(r_nn, J)]}))
+        runs = temperature_sweep(pot, state, temperatures, 3000, np.random.default_rng(size),
+                                 n_equilibration=300,
+                                 moves=MoveSet(weights={"cone": 0.7, "uniform": 0.3},
+                                               overrelaxation=2))
+        obs = [observables(r.samples.energy, r.samples.magnetisation, r.temperature,
+                           state.n_atoms) for r in runs]
         binder[size] = [o.binder for o in obs]
         errors[size] = [o.binder_err for o in obs]
+        magnetisation[size] = np.array([(o.magnetisation, o.magnetisation_err) for o in obs])
     res = binder_crossing(temperatures, binder, errors)
-    assert res["T_C_binder"] == pytest.approx(T_C_SC, rel=0.05)
+    assert res["T_C_binder"] == pytest.approx(t_c, rel=0.02)
+    if kind == "sc":
+        m = magnetisation[sizes[-1]]
+        fit = fit_power_law(temperatures, m[:, 0], m[:, 1],
+                            window=(0.77 * t_c, 0.98 * t_c + 0.01))
+        assert abs(fit["beta"] - 0.369) < 0.05
