@@ -15,7 +15,7 @@ from .groundstate import (
     search_ground_state,
 )
 from .hybrid import HybridRecords, HybridState, run_hybrid, start_hybrid
-from .magpath import detect_switches, magnetic_descriptors
+from .magpath import detect_switches, magnetic_descriptors, resolve_switch
 from .md import (
     Bussi, Langevin, MDRecords, MDState, maxwell_boltzmann_momenta, md_step, run_md, start_md,
 )
