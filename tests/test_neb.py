@@ -33,6 +33,7 @@ from spinlattice.drivers.bain import (SQRT2, bain_neb, bct_state, ca_scan, compa
                                       start_moments)
 from spinlattice.drivers.magpath import detect_switches, magnetic_descriptors, resolve_switch
 from spinlattice.drivers.neb import BandSpace, check_path, interpolate, neb, neb_forces
+from spinlattice.drivers.relax import relax
 from spinlattice.potentials.fe_standin import bain_standin_fe
 from spinlattice.properties import ENERGY, FORCES, MAGNETIC_FORCES, STRESS
 
@@ -257,6 +258,30 @@ def test_detect_switches_thresholds():
     assert d["label"] == ["AFM"] * n
     np.testing.assert_allclose(d["staggered"], size)
     np.testing.assert_allclose(d["net"], 0.0, atol=1e-15)
+
+
+def test_variable_cell_vacancy_hop_converges_symmetric(fe):
+    """Atoms and cell together: a vacancy hop in 15-atom bcc Fe (moments relaxed, collinear).
+    The path is symmetric, so the converged profile must be too; the cell must actually move."""
+    atoms = bulk("Fe", "bcc", a=2.804, cubic=True).repeat(2)
+    atoms.arrays.pop("initial_magmoms", None)
+    full = SpinLatticeState.from_atoms(atoms, moments=np.tile([0.0, 0.0, 2.24], (16, 1)))
+    a = full.replace(positions=full.positions[1:], numbers=full.numbers[1:],
+                     moments=full.moments[1:], masses=None)
+    j = int(np.argmin(np.linalg.norm(a.positions - 1.402, axis=1)))  # the (½,½,½)a neighbour
+    pos = a.positions.copy()
+    pos[j] = 0.0
+    b = a.replace(positions=pos)
+    kw = dict(moments="variable", fmax=1e-4, smax=1e-6, hmax=1e-7, max_steps=2000)
+    ends = [relax(fe, s, **kw).state for s in (a, b)]
+    res = neb(fe, interpolate(*ends, 5), k=0.2, fmax=2e-3, collinear=True, axis=(0, 0, 1),
+              hmax=1e-7, max_steps=1000)
+    assert res.converged, res.summary()
+    e = res.relative
+    np.testing.assert_allclose(e, e[::-1], atol=2e-3)  # eV; fmax 2e-3 eV/Å × ~0.5 Å
+    assert res.climb_index == 2 and 0.5 < res.barrier < 2.0  # measured 1.21 eV (7 images)
+    vols = np.array([s.volume for s in res.images])
+    assert abs(vols[2] - vols[0]) > 0.1  # Å³: the saddle's cell relaxed (measured −0.85)
 
 
 # --- interpolation and bad input ----------------------------------------------------------------
