@@ -52,7 +52,11 @@ makes the band hysteretic where two branches cross; so when a neighbouring image
 from an image's relaxed moments by more than ``restart_threshold`` (μB, at any site) the image is
 also relaxed from the neighbour's moments and the lower energy kept: the band then follows the
 lower envelope of the branches, and a switch sits between the two images where they cross.
-``moments="frozen"``: moments held as given (the ASE check).
+``moments="frozen"``: moments held as given (the ASE check). ``moments="coordinates"``: the
+moments are N more rows w m of the band (w = ``moment_weight``, Å/μB; generalised force h/w), so
+the band finds the minimum energy path in the joint space of lattice and moments; its saddle is
+the relaxed-moments saddle (h = 0 there), the images in between differ with the metric w. No
+valid-range wall is applied to the moments in this mode.
 The end points' moments are relaxed once at the start (``moments="relax"``).
 Magnetic descriptors per image and the detection of magnetic-state switches between neighbours
 are in :mod:`.magpath`.
@@ -66,13 +70,13 @@ import numpy as np
 from ase.geometry import find_mic
 
 from spinlattice.errors import InputError
-from spinlattice.properties import ENERGY, FORCES, STRESS
+from spinlattice.properties import ENERGY, FORCES, MAGNETIC_FORCES, STRESS
 
 from .magpath import magnetic_descriptors, detect_switches, tangential_derivatives
 from .minimise import minimise_moments
 
 CELL_MODES = ("variable", "fixed_volume", "fixed")
-MOMENT_MODES = ("relax", "frozen")
+MOMENT_MODES = ("relax", "frozen", "coordinates")
 
 
 # --- input checks ------------------------------------------------------------------------------
@@ -114,6 +118,8 @@ class BandSpace:
     cell_mode : "variable" | "fixed_volume" | "fixed"
     reference_cell : (3, 3) h₀, Å (rows); pbc : (3,)
     cell_weight : J (Å), 0 in fixed mode; n_atoms : N
+    moment_weight : w (Å/μB) of N moment rows w m appended after the lattice rows
+        (``moments="coordinates"``), 0 = none
     """
 
     cell_mode: str
@@ -121,9 +127,10 @@ class BandSpace:
     pbc: np.ndarray
     cell_weight: float
     n_atoms: int
+    moment_weight: float = 0.0
 
     @classmethod
-    def for_images(cls, images, cell_mode="variable", cell_weight=None):
+    def for_images(cls, images, cell_mode="variable", cell_weight=None, moment_weight=0.0):
         first = images[0]
         if cell_mode == "fixed":
             weight = 0.0
@@ -133,46 +140,60 @@ class BandSpace:
             weight = float(cell_weight)
             if not weight > 0:
                 raise InputError(f"cell_weight must be positive, got {cell_weight}")
-        return cls(cell_mode, first.cell.copy(), first.pbc.copy(), weight, first.n_atoms)
+        return cls(cell_mode, first.cell.copy(), first.pbc.copy(), weight, first.n_atoms,
+                   float(moment_weight))
 
     @property
     def variable(self):
         return self.cell_mode != "fixed"
+
+    @property
+    def n_lattice(self):
+        """Number of lattice rows (atoms, plus 3 cell rows in the variable modes)."""
+        return self.n_atoms + 3 * self.variable
 
     def deformation(self, cell):
         """F with cell = h₀ Fᵀ (rows)."""
         return np.linalg.solve(self.reference_cell, cell).T
 
     def to_x(self, state):
-        """(M, 3) coordinates of ``state``: positions, or r̃ (N rows) + J (F − 1) (3 rows)."""
-        if not self.variable:
-            return state.positions.copy()
-        F = self.deformation(state.cell)
-        return np.vstack([state.positions @ np.linalg.inv(F).T,
-                          self.cell_weight * (F - np.eye(3))])
+        """(M, 3) coordinates of ``state``: positions, or r̃ (N rows) + J (F − 1) (3 rows);
+        then w m (N rows) when the moments are coordinates."""
+        rows = [state.positions.copy()]
+        if self.variable:
+            F = self.deformation(state.cell)
+            rows = [state.positions @ np.linalg.inv(F).T, self.cell_weight * (F - np.eye(3))]
+        if self.moment_weight:
+            rows.append(self.moment_weight * state.moments)
+        return np.vstack(rows)
 
     def split(self, x):
         """(positions-like rows, F) of coordinates ``x``."""
         if not self.variable:
-            return x, np.eye(3)
-        return x[:self.n_atoms], np.eye(3) + x[self.n_atoms:] / self.cell_weight
+            return x[:self.n_atoms], np.eye(3)
+        return x[:self.n_atoms], np.eye(3) + x[self.n_atoms:self.n_lattice] / self.cell_weight
 
     def to_state(self, x, template):
-        """``template`` with the positions and cell of coordinates ``x`` (moments kept)."""
-        if not self.variable:
-            return template.replace(positions=x.copy())
+        """``template`` with the positions, cell (and moments, if coordinates) of ``x``."""
         r, F = self.split(x)
-        return template.replace(positions=r @ F.T, cell=self.reference_cell @ F.T)
-
-    def forces(self, x, forces, stress, volume, pressure=0.0):
-        """Generalised forces (M, 3): f F for atoms, −V (σ + p1) F⁻ᵀ / J for the cell rows."""
+        extra = {"moments": x[self.n_lattice:] / self.moment_weight} if self.moment_weight else {}
         if not self.variable:
-            return np.array(forces, dtype=float)
-        _, F = self.split(x)
-        cell = -volume * (stress + pressure * np.eye(3)) @ np.linalg.inv(F).T / self.cell_weight
-        if self.cell_mode == "fixed_volume":
-            cell = self.project_volume(x, cell)
-        return np.vstack([forces @ F, cell])
+            return template.replace(positions=r.copy(), **extra)
+        return template.replace(positions=r @ F.T, cell=self.reference_cell @ F.T, **extra)
+
+    def forces(self, x, forces, stress, volume, pressure=0.0, h=None):
+        """Generalised forces (M, 3): f F for atoms, −V (σ + p1) F⁻ᵀ / J for the cell rows,
+        h / w for moment rows (h = −∂E/∂m, eV/μB)."""
+        rows = [np.array(forces, dtype=float)]
+        if self.variable:
+            _, F = self.split(x)
+            cell = -volume * (stress + pressure * np.eye(3)) @ np.linalg.inv(F).T / self.cell_weight
+            if self.cell_mode == "fixed_volume":
+                cell = self.project_volume(x, cell)
+            rows = [forces @ F, cell]
+        if self.moment_weight:
+            rows.append(np.asarray(h, dtype=float) / self.moment_weight)
+        return np.vstack(rows)
 
     def project_volume(self, x, cell_rows):
         """Remove from cell rows (3, 3) the component along ∂ det F/∂F ∝ F⁻ᵀ."""
@@ -185,7 +206,7 @@ class BandSpace:
         """x with F scaled so that det(h₀ Fᵀ) = ``volume`` (fixed_volume mode)."""
         r, F = self.split(x)
         F = F * (volume / abs(np.linalg.det(self.reference_cell @ F.T))) ** (1 / 3)
-        return np.vstack([r, self.cell_weight * (F - np.eye(3))])
+        return np.vstack([r, self.cell_weight * (F - np.eye(3)), x[self.n_lattice:]])
 
     def displacement(self, x1, x2):
         """x2 − x1 with the atom rows by the minimum-image convention in the reference cell."""
@@ -308,7 +329,8 @@ class Band:
 
     def __init__(self, potential, images, *, k=0.1, cell_mode="variable", cell_weight=None,
                  moments="relax", moment_mode="variable", collinear=False, axis=None, hmax=1e-6,
-                 moment_steps=500, pressure=0.0, restart_threshold=0.25, check_monotonic=True):
+                 moment_steps=500, pressure=0.0, restart_threshold=0.25, moment_weight=1.0,
+                 check_monotonic=True):
         images = check_images(images, cell_mode)
         if moments not in MOMENT_MODES:
             raise InputError(f"moments must be one of {MOMENT_MODES}, got {moments!r}")
@@ -318,7 +340,8 @@ class Band:
         if k.shape != (n - 1,) or not np.all(k > 0):
             raise InputError(f"k must be a positive number or {n - 1} positive numbers, got {k}")
         self.potential, self.k, self.pressure = potential, k, float(pressure)
-        self.space = BandSpace.for_images(images, cell_mode, cell_weight)
+        self.space = BandSpace.for_images(images, cell_mode, cell_weight,
+                                          moment_weight if moments == "coordinates" else 0.0)
         self.moments, self.moment_kw = moments, dict(mode=moment_mode, collinear=collinear,
                                                      axis=axis, tol=float(hmax),
                                                      max_steps=int(moment_steps))
@@ -356,12 +379,13 @@ class Band:
                         if alt.energy < res.energy - 1e-12:
                             res = alt
             state, steps = res.state, res.steps
-        props = (ENERGY, FORCES, STRESS) if self.space.variable else (ENERGY, FORCES)
+        props = (ENERGY, FORCES) + (STRESS,) * self.space.variable + \
+            (MAGNETIC_FORCES,) * (self.moments == "coordinates")
         out = self.potential.compute(state, props)
         self.evaluations += 1
         energy = float(out[ENERGY]) + self.pressure * state.volume * self.space.variable
         f = self.space.forces(x, np.asarray(out[FORCES]), np.asarray(out.get(STRESS, np.zeros((3, 3)))),
-                              state.volume, self.pressure)
+                              state.volume, self.pressure, out.get(MAGNETIC_FORCES))
         return state, energy, f, steps
 
     def evaluate(self, x=None, climb=False):
@@ -381,9 +405,9 @@ class Band:
         imax = 1 + int(np.argmax(energies[1:-1])) if climb else None
         neb_f, tangents = project_forces(springs, energies, forces[1:-1], self.k, imax)
         if self.space.cell_mode == "fixed_volume":
-            na = self.space.n_atoms
+            a, b = self.space.n_atoms, self.space.n_lattice
             for j in range(n - 2):
-                neb_f[j, na:] = self.space.project_volume(x[j + 1], neb_f[j, na:])
+                neb_f[j, a:b] = self.space.project_volume(x[j + 1], neb_f[j, a:b])
         self.x = np.array(x)
         return BandEvaluation(list(self.states), energies, forces, neb_f, tangents, springs, imax,
                               steps)
@@ -496,8 +520,8 @@ def fire(band, *, fmax, max_steps, climb, climb_fmax, max_step, dt=0.1, dt_max=1
 def neb(potential, images, *, k=0.1, climb=True, fmax=0.01, max_steps=1000, climb_fmax=0.1,
         max_step=0.1, cell_mode="variable", cell_weight=None, moments="relax",
         moment_mode="variable", collinear=False, axis=None, hmax=1e-6, moment_steps=500,
-        pressure=0.0, restart_threshold=0.25, moment_jump=0.25, cusp_tol=None, sublattice=None,
-        dt=0.1, dt_max=1.0, callback=None) -> NEBResult:
+        pressure=0.0, restart_threshold=0.25, moment_weight=1.0, moment_jump=0.25, cusp_tol=None,
+        sublattice=None, dt=0.1, dt_max=1.0, callback=None) -> NEBResult:
     """Relax the band through ``images`` (list of ≥ 3 states, end points fixed).
 
     potential : any Potential (energy, forces, magnetic_forces; stress unless cell_mode="fixed")
@@ -507,7 +531,8 @@ def neb(potential, images, *, k=0.1, climb=True, fmax=0.01, max_steps=1000, clim
         and largest time step (stable for dt < 2/√λ_max of the stiffest mode, units eV, Å)
     cell_mode : "variable" (solid-state NEB), "fixed_volume", "fixed" (ordinary NEB)
     cell_weight : J (Å), default V₀^{1/3} N^{1/6}; pressure : eV/Å³ (enthalpy E + pV)
-    moments : "relax" (minimised at every force call, warm-started) or "frozen"
+    moments : "relax" (minimised at every force call, warm-started), "frozen" or "coordinates"
+        (moment rows of weight ``moment_weight`` Å/μB in the band)
     moment_mode, collinear, axis, hmax, moment_steps : passed to :func:`.minimise.minimise_moments`
     restart_threshold : μB; relax also from a neighbour's moments when they differ by more
         (lower-branch check, module doc); None: never
@@ -524,7 +549,7 @@ def neb(potential, images, *, k=0.1, climb=True, fmax=0.01, max_steps=1000, clim
     band = Band(potential, images, k=k, cell_mode=cell_mode, cell_weight=cell_weight,
                 moments=moments, moment_mode=moment_mode, collinear=collinear, axis=axis,
                 hmax=hmax, moment_steps=moment_steps, pressure=pressure,
-                restart_threshold=restart_threshold)
+                restart_threshold=restart_threshold, moment_weight=moment_weight)
     ev, fm, converged, steps, message, history = fire(
         band, fmax=float(fmax), max_steps=int(max_steps), climb=bool(climb),
         climb_fmax=float(climb_fmax), max_step=float(max_step), dt=float(dt),

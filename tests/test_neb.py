@@ -87,14 +87,15 @@ def test_fixed_cell_projected_forces_equal_ase_improved_tangent(fe, climb):
 
 
 def test_generalised_forces_are_exact_gradients(fe):
-    """f̃ = −∂H/∂x for the variable-cell coordinates, H = E + pV (moments frozen)."""
+    """f̃ = −∂H/∂x for the variable-cell coordinates with moment rows, H = E + pV."""
     rng = np.random.default_rng(3)
     ref = bct_state(1.1, 11.5, start_moments("FM"))
     state = ref.replace(cell=ref.cell @ (np.eye(3) + 0.03 * rng.standard_normal((3, 3))),
                         positions=ref.positions + 0.05 * rng.standard_normal((2, 3)))
     state = state.replace(positions=np.linalg.solve(ref.cell.T, ref.positions.T).T @ state.cell
                           + 0.05 * rng.standard_normal((2, 3)))
-    space = BandSpace.for_images([ref], "variable")
+    state = state.replace(moments=state.moments + 0.3 * rng.standard_normal((2, 3)))
+    space = BandSpace.for_images([ref], "variable", moment_weight=0.5)
     pressure = 0.01
     x0 = space.to_x(state)
 
@@ -105,8 +106,10 @@ def test_generalised_forces_are_exact_gradients(fe):
     s0 = space.to_state(x0, state)
     np.testing.assert_allclose(s0.positions, state.positions, atol=1e-12)
     np.testing.assert_allclose(s0.cell, state.cell, atol=1e-12)
-    out = fe.compute(s0, (ENERGY, FORCES, STRESS))
-    f = space.forces(x0, out[FORCES], out[STRESS], s0.volume, pressure)
+    np.testing.assert_allclose(s0.moments, state.moments, atol=1e-12)
+    out = fe.compute(s0, (ENERGY, FORCES, STRESS, MAGNETIC_FORCES))
+    f = space.forces(x0, out[FORCES], out[STRESS], s0.volume, pressure, out[MAGNETIC_FORCES])
+    assert f.shape == (2 + 3 + 2, 3)
     h = 1e-5
     numeric = np.zeros_like(x0)
     for idx in np.ndindex(*x0.shape):
@@ -206,6 +209,15 @@ def test_bain_free_cell_neb_lies_on_or_above_the_relaxed_scan(fe):
     # measured max 0.45 meV/atom, and 3e-9 eV/atom at the climbing image
     assert d.min() > -1e-7 and d.max() < 1e-3
     assert abs(d[res.climb_index]) < 1e-6
+    # moments as band coordinates instead of relaxed: the same saddle (h = 0 there); measured
+    # 2e-9 eV/atom and 8e-5 μB (the CI is converged to fmax, |Δx| ~ fmax / curvature)
+    joint, cj, _ = bain_neb(fe, start="FM", n_images=7, k=0.1, fmax=1e-4, max_steps=1000,
+                            moments="coordinates", moment_weight=1.0)
+    assert joint.converged, joint.summary()
+    assert joint.barrier / 2 == pytest.approx(res.barrier / 2, abs=1e-7)
+    np.testing.assert_allclose(joint.moments[joint.climb_index], res.moments[res.climb_index],
+                               atol=1e-3)
+    assert cj[joint.climb_index] == pytest.approx(ca[res.climb_index], abs=1e-4)
     assert vol[-1] > vol[0] + 0.5  # the fcc end point relaxed to its own volume
 
 
