@@ -18,6 +18,7 @@ CONFIG is a JSON file; every key is optional:
      "volume": null,                     null: end points at their relaxed volumes, cell free;
                                          a number (Å³/atom): every image at that volume
      "n_images": 9, "k": 0.1, "fmax": 1e-4, "max_steps": 3000, "climb": true,
+     "moments": "relax",                 relaxed at every force call, or "coordinates" (band rows)
      "scan_points": 21, "moment_size": 2.2, "hmax": 1e-8,  (scans also at the images' c/a)
      "reference_fcc_minus_bcc_meV": 83.5,   PBE (shared/data/README.md)
      "output": "neb-run"}
@@ -37,7 +38,7 @@ import numpy as np
 
 DEFAULTS = {"model": "fe_standin", "model_parameters": {}, "element": "Fe",
             "starts": ["FM", "AFM", "NM", "FM->AFM"], "volume": None, "n_images": 9, "k": 0.1,
-            "fmax": 1e-4, "max_steps": 3000, "climb": True, "scan_points": 21,
+            "fmax": 1e-4, "max_steps": 3000, "climb": True, "moments": "relax", "scan_points": 21,
             "moment_size": 2.2, "hmax": 1e-8, "reference_fcc_minus_bcc_meV": 83.5,
             "output": "neb-run"}
 QUICK = {"starts": ["FM"], "n_images": 5, "fmax": 1e-3, "scan_points": 6}
@@ -66,6 +67,8 @@ def load_config(path, quick=False):
             for s in starts):
         raise ValueError(f"starts must be a non-empty list of 'FM', 'AFM', 'NM' or 'X->Y' (bcc in "
                          f"state X, fcc in state Y), got {starts!r}")
+    if config["moments"] not in ("relax", "coordinates"):
+        raise ValueError(f"moments must be 'relax' or 'coordinates', got {config['moments']!r}")
     if config["volume"] is not None and not float(config["volume"]) > 0:
         raise ValueError(f"volume must be null or a positive number (Å³/atom), got {config['volume']!r}")
     if int(config["n_images"]) != config["n_images"] or config["n_images"] < 3:
@@ -242,7 +245,7 @@ def run(config, log=print):
             potential, start=ends, volume=config["volume"], n_images=config["n_images"],
             moment_size=config["moment_size"], number=number, hmax=config["hmax"],
             k=config["k"], fmax=config["fmax"], max_steps=config["max_steps"],
-            climb=config["climb"])
+            climb=config["climb"], moments=config["moments"])
         involved = {}
         for label in start.split("->"):  # add scan points at the images' own c/a
             ks = [k for k, x in enumerate(result.descriptors["label"]) if x == label]
