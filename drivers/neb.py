@@ -9,8 +9,9 @@ space of M rows of 3 (the same for every image):
   J. Chem. Phys. 136, 074103 (2012)): with the reference cell h₀ (rows; the first image's cell)
   and the deformation gradient F of image k, h_k = h₀ Fᵀ, the coordinates are
   the N reference-frame positions r̃_i = F⁻¹ r_i (Å) and the 3 rows of J (F − 1), with
-  J = V₀^{1/3} N^{1/6} (V₀ = det h₀), so that a strain ε moves the cell coordinates by about as
-  much as it moves the atoms (J ε ~ √N × the displacement of an atom at distance V₀^{1/3}).
+  J = V₀^{1/3} N^{1/6} (V₀ = det h₀): the cell rows have units of length, and their stiffness
+  V C/J² = C (V/N)^{1/3} (C an elastic constant) is intensive, of the order of an interatomic
+  force constant (≈ 2–3 eV/Å² for Fe), whatever the size of the cell.
   The generalised forces are exact derivatives of the enthalpy H = E + pV:
 
       f̃_i = Fᵀ f_i                      (row form f_i F; f = −∂E/∂r, eV/Å)
