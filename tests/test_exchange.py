@@ -197,3 +197,19 @@ def test_cli_exchange_and_anisotropy(tmp_path, monkeypatch, capsys):
     (tmp_path / "b.json").write_text('{"rmax": 3}')
     assert main(["exchange", "b.json"]) == 2
     assert "unknown configuration keys ['rmax']" in capsys.readouterr().err
+
+
+def test_example_runs_quick(tmp_path):
+    """examples/exchange_fe.py with --quick settings (tiny MC), so the example never rots."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "exchange_fe.py"
+    spec = importlib.util.spec_from_file_location("exchange_fe_example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    summary = module.main(str(tmp_path / "run"), quick=True)
+    assert [round(s["J_tb2j_meV"], 3) for s in summary["shells"][:2]] == [18.687, 9.921]
+    assert summary["T_mean_field"] == pytest.approx(1659, abs=1)
+    assert summary["T_rpa"] < summary["T_mean_field"]
+    assert (tmp_path / "run" / "summary.json").exists()
