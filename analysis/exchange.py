@@ -250,9 +250,82 @@ def _fit_small_angle(theta, j_values):
 
 
 # ------------------------------------------------------------------------------------ main API --
+def _centres(state, centres):
+    if isinstance(centres, str):
+        if centres == "species":
+            return [int(np.flatnonzero(state.numbers == z)[0]) for z in np.unique(state.numbers)]
+        if centres == "all":
+            return list(range(state.n_atoms))
+        raise ValueError(f"centres must be 'species', 'all' or a list of sites, got {centres!r}")
+    centres = [int(c) for c in centres]
+    if any(c < 0 or c >= state.n_atoms for c in centres):
+        raise ValueError(f"centres must be sites 0..{state.n_atoms - 1}")
+    return centres
+
+
+def _reference(potential, state, r_max, supercell, rotation_axis):
+    """(supercell state, repeats, axis n, signs (N,), rotation axis u) with the aliasing check."""
+    if not np.all(state.pbc):
+        raise ValueError("exchange extraction needs a periodic state (pbc along all axes)")
+    reach = float(r_max) + coupling_range(potential)
+    if isinstance(supercell, str) and supercell == "auto":
+        repeats = auto_repeats(state.cell, reach)
+    elif supercell is None:
+        repeats = (1, 1, 1)
+    else:
+        repeats = tuple(int(n) for n in supercell)
+    big = make_supercell(state, repeats) if repeats != (1, 1, 1) else state
+    if _shortest_lattice_vector(big.cell) < reach - 1e-9:
+        raise ValueError(
+            f"supercell {repeats} too small: a lattice vector is shorter than r_max + coupling "
+            f"range = {reach:.2f} Å, so a pair would also couple through its periodic image")
+    axis, signs = collinear_axis(big.moments)
+    u = (np.asarray(rotation_axis, dtype=float) if rotation_axis is not None
+         else orthonormal_frame(axis[None, :])[0][0])
+    u = u - (u @ axis) * axis
+    if np.linalg.norm(u) < 1e-8:
+        raise ValueError("rotation_axis must not be parallel to the reference moments")
+    return big, repeats, axis, signs, u / np.linalg.norm(u)
+
+
+def _shell_groups(big, centres, r_max, tolerance):
+    """(centre, neighbour species, rows of the neighbour list, list) for every shell."""
+    nl = neighbor_list(big.positions, big.cell, big.pbc, float(r_max) + tolerance)
+    for c in centres:
+        rows = np.flatnonzero(nl.i == c)
+        species_j = big.numbers[nl.j[rows]]
+        for z in np.unique(species_j):
+            sel = rows[species_j == z]
+            sel = sel[nl.distances[sel] <= r_max + 1e-9]
+            if sel.size == 0:
+                continue
+            if np.any(nl.j[sel] == c):
+                raise ValueError("a site is its own neighbour within r_max: enlarge the supercell")
+            labels = group_shells(nl.distances[sel], tolerance)
+            for label in range(labels.max() + 1):
+                yield c, int(z), sel[labels == label], nl
+
+
+def _shell(big, signs, theta, c, z, members, sample, nl, j_pairs):
+    from ase.data import chemical_symbols
+
+    norms = np.linalg.norm(big.moments, axis=1)
+    per_pair = [_fit_small_angle(theta, jp) for jp in j_pairs]
+    j0 = np.array([x[0] for x in per_pair])
+    fit_err = np.sqrt(np.mean(np.array([x[1] for x in per_pair]) ** 2))
+    spread = float(np.std(j0, ddof=1) / np.sqrt(len(j0))) if len(j0) > 1 else 0.0
+    return Shell(species=(chemical_symbols[big.numbers[c]], chemical_symbols[z]),
+                 distance=float(np.mean(nl.distances[members])), count=int(members.size),
+                 centre=c, pairs=nl.j[sample].copy(), vectors=nl.vectors[members].copy(),
+                 moments=(float(norms[c]), float(np.mean(norms[nl.j[members]]))),
+                 sign=float(np.mean(signs[c] * signs[nl.j[members]])), J_pairs=j_pairs,
+                 J=float(np.mean(j0)), J_err=float(np.hypot(fit_err, spread)),
+                 angle_fit_residual=float(max(x[2] for x in per_pair)))
+
+
 def exchange_constants(potential, state, r_max, angles=DEFAULT_ANGLES, centres="species",
                        pairs_per_shell=1, supercell="auto", shell_tolerance=0.01,
-                       rotation_axis=None, site_energies=True):
+                       rotation_axis=None, site_energies=True, method="energy"):
     """Heisenberg J by shell, out to ``r_max`` Å, from energies of rotated moments.
 
     Parameters
@@ -270,106 +343,72 @@ def exchange_constants(potential, state, r_max, angles=DEFAULT_ANGLES, centres="
     shell_tolerance : distances within this (Å) form one shell (per species pair).
     rotation_axis : u ⊥ n (default: a fixed perpendicular of the reference axis).
     site_energies : combine per-site energies when available (see module doc).
+    method : "energy" (the four-state differences of the module doc; the default) or
+        "magnetic_forces" (a cross-check for potentials with h = −∂E/∂m: rotate only m_i by ±θ;
+        for a Heisenberg model h_j = Σ_k J_jk m_k, so
+        J_ij(θ) = w·[h_j(+θ) − h_j(−θ)] / (2 sinθ s_i |m_i|), w = u × n, exact at every θ;
+        2 evaluations per angle and centre give every pair of every shell; the θ → 0 limit is
+        the same second derivative as the energy method's).
 
     Returns :class:`ExchangeResult`; cost 4 × len(angles) × pairs_per_shell energy evaluations
-    per shell and centre.
+    per shell and centre ("energy") or 2 × len(angles) per centre ("magnetic_forces").
     """
-    from ase.data import chemical_symbols
-
-    if not np.all(state.pbc):
-        raise ValueError("exchange extraction needs a periodic state (pbc along all axes)")
     theta = np.deg2rad(np.asarray(angles, dtype=float).reshape(-1))
     if theta.size == 0 or np.any(theta <= 0) or np.any(theta > np.pi / 2 + 1e-12):
         raise ValueError("angles must be in (0, 90] degrees")
-    n_cell = state.n_atoms
-    if isinstance(centres, str):
-        if centres == "species":
-            centres = [int(np.flatnonzero(state.numbers == z)[0]) for z in np.unique(state.numbers)]
-        elif centres == "all":
-            centres = list(range(n_cell))
-        else:
-            raise ValueError(f"centres must be 'species', 'all' or a list of sites, got {centres!r}")
-    centres = [int(c) for c in centres]
-    if any(c < 0 or c >= n_cell for c in centres):
-        raise ValueError(f"centres must be sites 0..{n_cell - 1}")
-    reach = float(r_max) + coupling_range(potential)
-    if supercell == "auto":
-        repeats = auto_repeats(state.cell, reach)
-    elif supercell is None:
-        repeats = (1, 1, 1)
-    else:
-        repeats = tuple(int(n) for n in supercell)
-    big = make_supercell(state, repeats) if repeats != (1, 1, 1) else state
-    if _shortest_lattice_vector(big.cell) < reach - 1e-9:
-        raise ValueError(
-            f"supercell {repeats} too small: a lattice vector is shorter than r_max + coupling "
-            f"range = {reach:.2f} Å, so a pair would also couple through its periodic image")
-    axis, signs = collinear_axis(big.moments)
-    u = (np.asarray(rotation_axis, dtype=float) if rotation_axis is not None
-         else orthonormal_frame(axis[None, :])[0][0])
-    u = u - (u @ axis) * axis
-    if np.linalg.norm(u) < 1e-8:
-        raise ValueError("rotation_axis must not be parallel to the reference moments")
-    u = u / np.linalg.norm(u)
+    if method not in ("energy", "magnetic_forces"):
+        raise ValueError(f"method must be 'energy' or 'magnetic_forces', got {method!r}")
+    centres = _centres(state, centres)
+    big, repeats, axis, signs, u = _reference(potential, state, r_max, supercell, rotation_axis)
 
     per_site, total = _energy_fn(potential)
-    energy = per_site
-    if site_energies:
+    energy = per_site if site_energies else total
+    if site_energies and method == "energy":
         try:
             per_site(big)
-        except (KeyError, NotImplementedError, ValueError):
+        except (KeyError, NotImplementedError, ValueError, TypeError):
             energy = total
-    else:
-        energy = total
 
-    nl = neighbor_list(big.positions, big.cell, big.pbc, float(r_max) + shell_tolerance)
-    norms = np.linalg.norm(big.moments, axis=1)
-    shells, n_eval = [], 0
-    for c in centres:
-        rows = np.flatnonzero(nl.i == c)
-        if rows.size == 0:
-            continue
-        species_j = big.numbers[nl.j[rows]]
-        for z in np.unique(species_j):
-            sel = rows[species_j == z]
-            sel = sel[nl.distances[sel] <= r_max + 1e-9]
-            if sel.size == 0:
-                continue
-            labels = group_shells(nl.distances[sel], shell_tolerance)
-            for label in range(labels.max() + 1):
-                members = sel[labels == label]
-                sample = members[:max(1, int(pairs_per_shell))]
-                if np.any(nl.j[sample] == c):
-                    raise ValueError("a site is its own neighbour within r_max: enlarge the "
-                                     "supercell")
-                j_pairs = np.empty((len(sample), theta.size))
-                for p, row in enumerate(sample):
-                    j = int(nl.j[row])
-                    dot = float(big.moments[c] @ big.moments[j])
-                    if dot == 0.0:
-                        raise ValueError(f"zero moment on site {c} or {j}: J is undefined")
-                    for a, t in enumerate(theta):
-                        d = mixed_difference(energy, big, c, j, t, u)
-                        j_pairs[p, a] = -d / (dot * np.sin(t) ** 2)
-                        n_eval += 4
-                per_pair = [_fit_small_angle(theta, jp) for jp in j_pairs]
-                j0 = np.array([x[0] for x in per_pair])
-                fit_err = np.sqrt(np.mean(np.array([x[1] for x in per_pair]) ** 2))
-                spread = float(np.std(j0, ddof=1) / np.sqrt(len(j0))) if len(j0) > 1 else 0.0
-                shells.append(Shell(
-                    species=(chemical_symbols[big.numbers[c]], chemical_symbols[int(z)]),
-                    distance=float(np.mean(nl.distances[members])), count=int(members.size),
-                    centre=c, pairs=nl.j[sample].copy(), vectors=nl.vectors[members].copy(),
-                    moments=(float(norms[c]), float(np.mean(norms[nl.j[members]]))),
-                    sign=float(np.mean(signs[c] * signs[nl.j[members]])), J_pairs=j_pairs,
-                    J=float(np.mean(j0)), J_err=float(np.hypot(fit_err, spread)),
-                    angle_fit_residual=float(max(x[2] for x in per_pair))))
+    shells, n_eval, fields = [], 0, {}
+    if method == "magnetic_forces":
+        w = np.cross(u, axis)
+        for c in centres:
+            delta = []
+            for t in theta:
+                h = []
+                for sgn in (1, -1):
+                    m = big.moments.copy()
+                    m[c] = rotation_matrix(u, sgn * t) @ m[c]
+                    h.append(potential.compute(big.replace(moments=m),
+                                               ("magnetic_forces",))["magnetic_forces"])
+                    n_eval += 1
+                mi = signs[c] * np.linalg.norm(big.moments[c])
+                delta.append((h[0] - h[1]) @ w / (2.0 * np.sin(t) * mi))
+            fields[c] = np.array(delta).T  # (N, A)
+    for c, z, members, nl in _shell_groups(big, centres, r_max, shell_tolerance):
+        if method == "magnetic_forces":
+            sample = members
+            j_pairs = fields[c][nl.j[members]]
+        else:
+            sample = members[:max(1, int(pairs_per_shell))]
+            j_pairs = np.empty((len(sample), theta.size))
+            for p, row in enumerate(sample):
+                j = int(nl.j[row])
+                dot = float(big.moments[c] @ big.moments[j])
+                if dot == 0.0:
+                    raise ValueError(f"zero moment on site {c} or {j}: J is undefined")
+                for a, t in enumerate(theta):
+                    j_pairs[p, a] = -mixed_difference(energy, big, c, j, t, u) / (
+                        dot * np.sin(t) ** 2)
+                    n_eval += 4
+        shells.append(_shell(big, signs, theta, c, z, members, sample, nl, j_pairs))
     shells.sort(key=lambda s: (s.centre, s.distance, s.species))
-    primitive = np.array(state.cell) if n_cell == 1 else None
+    primitive = np.array(state.cell) if state.n_atoms == 1 else None
     return ExchangeResult(shells=shells, angles=np.rad2deg(theta), axis=axis, rotation_axis=u,
                           repeats=repeats, n_atoms=big.n_atoms, n_evaluations=n_eval,
                           primitive_cell=primitive,
-                          info={"site_energies": energy is per_site, "r_max": float(r_max)})
+                          info={"site_energies": energy is per_site, "r_max": float(r_max),
+                                "method": method})
 
 
 # ------------------------------------------------------------------------- Curie temperatures --
