@@ -35,6 +35,10 @@ from the fit residual, combined with the spread over the sampled pairs of the sh
 perfect crystal, non-zero e.g. for thermally displaced positions). The θ dependence itself is
 kept (:attr:`Shell.J_by_angle`): it is the measure of how far the potential is from Heisenberg.
 
+A cross-check from magnetic forces (``method="magnetic_forces"``) rotates one site only and reads
+the change of h = −∂E/∂m on every neighbour (exact for Heisenberg; same θ → 0 limit); see
+:func:`exchange_constants`.
+
 Energies are combined per site when the potential returns per-site ``energies``
 (ΔE_k summed over sites, so a float32 model's large atomic energies cancel before the sum), else
 from the total energy.

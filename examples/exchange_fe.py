@@ -119,6 +119,10 @@ def main(output="exchange-fe-run", quick=False):
               f"   {s.J_tb2j:8.3f} ± {s.J_tb2j_err:.0e}  {nearest(dft[DFT_SYSTEMS[0]], s.distance):8.3f}"
               f"  {nearest(dft[DFT_SYSTEMS[1]], s.distance):8.3f}")
     print(f"  {result.n_evaluations} energy evaluations of a {result.n_atoms}-atom supercell")
+    check = exchange_constants(potential, state, r_max=6.0, method="magnetic_forces")
+    worst = max(abs(s.J - t.J) / abs(s.J) for s, t in zip(result.shells, check.shells))
+    print(f"  cross-check from magnetic forces ({check.n_evaluations} evaluations, every pair of "
+          f"every shell): largest relative difference {worst:.1e}")
 
     print("\n== 2. mean-field and RPA T_C of the extracted model (classical, |m| fixed)")
     t_mf, t_rpa = mean_field_tc(result), rpa_tc(result)
@@ -157,7 +161,7 @@ def main(output="exchange-fe-run", quick=False):
     summary = {
         "shells": result.table(), "angles_deg": result.angles.tolist(),
         "dft_tb2j_meV": dft, "T_mean_field": t_mf, "T_mean_field_J1_J5": t_mf5, "T_rpa": t_rpa,
-        "J1_J5_ours_eV_per_muB2": five, "T_C_mc_extracted": tc_extracted,
+        "J1_J5_ours_eV_per_muB2": five, "force_method_max_rel_diff": worst, "T_C_mc_extracted": tc_extracted,
         "T_C_mc_direct": tc_direct, "T_C_mc_longitudinal": tc_long,
         "landau": {"A": landau_a, "B": b}, "mc": {"sizes": sizes, "n_sweeps": n_sweeps,
                                                  "temperatures": temperatures},

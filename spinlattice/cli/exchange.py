@@ -8,6 +8,7 @@ shell averages (``tb2j_shell_averaged_Jiso.csv`` format), mean-field and RPA T_C
     {"model": "fe-tb2j-abacus",
      "lattice": "bcc", "element": "Fe", "a": 2.866, "moment": 2.2949,   (default: the model's)
      "r_max": 5.0, "angles": [10, 20, 30], "pairs_per_shell": 1,
+     "method": "energy" | "magnetic_forces",
      "dft_csv": null, "dft_systems": ["Abacus_Fe_no_SOC", "Siesta_bccFe"],
      "output": "exchange-run"}
 
@@ -31,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 EXCHANGE = {"model": "fe-tb2j-abacus", "r_max": 5.0, "angles": [10.0, 20.0, 30.0],
-            "pairs_per_shell": 1, "dft_csv": None,
+            "pairs_per_shell": 1, "method": "energy", "dft_csv": None,
             "dft_systems": ["Abacus_Fe_no_SOC", "Siesta_bccFe"], "output": "exchange-run"}
 #: bcc Fe K1 ≈ 4.8e4 J/m³ (room temperature) × 11.8 Å³/atom ≈ 3.5 μeV/atom.
 ANISOTROPY = {"model": "fe-tb2j-abacus", "uniaxial": None, "cubic": {"K1": 3.5e-6, "K2": 0.0},
@@ -93,7 +94,8 @@ def run_exchange(config, log=print):
     potential, state, config = _model_and_state(config)
     result = exchange_constants(potential, state, r_max=config["r_max"],
                                 angles=config["angles"],
-                                pairs_per_shell=config["pairs_per_shell"])
+                                pairs_per_shell=config["pairs_per_shell"],
+                                method=config["method"])
     dft = read_dft_shells(config["dft_csv"], config["dft_systems"]) if config["dft_csv"] else {}
     log(f"{config['model']}: {len(result.shells)} shells to {config['r_max']} Å, "
         f"{result.n_evaluations} energy evaluations on {result.n_atoms} atoms")
