@@ -13,7 +13,8 @@ declares ``spin_orbit = False`` is not flat).
 
 Fitted forms (linear least squares in the constants; d is a unit vector):
 
-* uniaxial about an axis a, cos θ = d·a (the form of :class:`spinlattice.potentials.UniaxialAnisotropy`):
+* uniaxial about an axis a, cos θ = d·a (the form of
+  :class:`spinlattice.potentials.UniaxialAnisotropy`):
 
       e(d) = e0 − K1 cos²θ − K2 cos⁴θ            (K1 > 0: easy axis)
 

@@ -161,7 +161,8 @@ class ExchangeResult:
                "reference_axis": self.axis.tolist(), "rotation_axis": self.rotation_axis.tolist(),
                "supercell_repeats": list(self.repeats), "n_atoms": self.n_atoms,
                "n_evaluations": self.n_evaluations, "T_mean_field": mean_field_tc(self)}
-        rpa = rpa_tc(self) if self.primitive_cell is not None else None
+        ferro = all(s.sign > 0 for s in self.shells)
+        rpa = rpa_tc(self) if self.primitive_cell is not None and ferro else None
         out["T_rpa"] = rpa
         return out
 

@@ -44,6 +44,7 @@ from spinlattice.potential import SumPotential
 from spinlattice.potentials import Heisenberg, Landau, ShellTable, load_model
 from spinlattice.potentials.models import reference_structure
 from spinlattice.state import SpinLatticeState
+from spinlattice.units import K_B
 
 DFT_CSV = Path(__file__).resolve().parent.parent / "tests" / "data" / "fe_exchange_tb2j" / \
     "tb2j_shell_averaged_Jiso.csv"
@@ -115,9 +116,10 @@ def main(output="exchange-fe-run", quick=False):
     dft = dft_shells()
     print("  shell  r (Å)   z   J ours (meV/μB²)   J_TB2J (meV)     ABACUS    SIESTA   (TB2J, meV)")
     for k, s in enumerate(result.shells):
-        print(f"  J{k + 1:<4d} {s.distance:5.3f}  {s.count:3d}  {1e3 * s.J:8.4f} ± {1e3 * s.J_err:.0e}"
-              f"   {s.J_tb2j:8.3f} ± {s.J_tb2j_err:.0e}  {nearest(dft[DFT_SYSTEMS[0]], s.distance):8.3f}"
-              f"  {nearest(dft[DFT_SYSTEMS[1]], s.distance):8.3f}")
+        abacus, siesta = (nearest(dft[name], s.distance) for name in DFT_SYSTEMS)
+        print(f"  J{k + 1:<4d} {s.distance:5.3f}  {s.count:3d}  {1e3 * s.J:8.4f} ± "
+              f"{1e3 * s.J_err:.0e}   {s.J_tb2j:8.3f} ± {s.J_tb2j_err:.0e}  {abacus:8.3f}"
+              f"  {siesta:8.3f}")
     print(f"  {result.n_evaluations} energy evaluations of a {result.n_atoms}-atom supercell")
     check = exchange_constants(potential, state, r_max=6.0, method="magnetic_forces")
     worst = max(abs(s.J - t.J) / abs(s.J) for s, t in zip(result.shells, check.shells))
@@ -127,7 +129,7 @@ def main(output="exchange-fe-run", quick=False):
     print("\n== 2. mean-field and RPA T_C of the extracted model (classical, |m| fixed)")
     t_mf, t_rpa = mean_field_tc(result), rpa_tc(result)
     five = [s.J for s in result.shells[:5]]
-    t_mf5 = sum(s.count * s.J for s in result.shells[:5]) * moment**2 / 3 / 8.617333262e-5
+    t_mf5 = sum(s.count * s.J for s in result.shells[:5]) * moment**2 / 3 / K_B
     print(f"  T_MF = {t_mf:.0f} K (J1..J5 only: {t_mf5:.0f} K), T_RPA = {t_rpa:.0f} K; "
           "experiment 1043 K; Pajda et al. 2001: T_MF 1414 K, T_RPA 950 K")
 
@@ -161,7 +163,8 @@ def main(output="exchange-fe-run", quick=False):
     summary = {
         "shells": result.table(), "angles_deg": result.angles.tolist(),
         "dft_tb2j_meV": dft, "T_mean_field": t_mf, "T_mean_field_J1_J5": t_mf5, "T_rpa": t_rpa,
-        "J1_J5_ours_eV_per_muB2": five, "force_method_max_rel_diff": worst, "T_C_mc_extracted": tc_extracted,
+        "J1_J5_ours_eV_per_muB2": five, "force_method_max_rel_diff": worst,
+        "T_C_mc_extracted": tc_extracted,
         "T_C_mc_direct": tc_direct, "T_C_mc_longitudinal": tc_long,
         "landau": {"A": landau_a, "B": b}, "mc": {"sizes": sizes, "n_sweeps": n_sweeps,
                                                  "temperatures": temperatures},

@@ -28,7 +28,8 @@ def bcc(moments=((0, 0, M), (0, 0, M))):
 def test_uniaxial_constants_recovered_on_tilted_axis():
     axis = np.array([1.0, 1.0, 0.3]) / np.linalg.norm([1.0, 1.0, 0.3])
     k1, k2 = 2e-5, -3e-6  # eV/μB², eV/μB⁴
-    pot = SumPotential(load_model("fe-tb2j-abacus"), UniaxialAnisotropy({"Fe": [k1, k2]}, axis=axis),
+    pot = SumPotential(load_model("fe-tb2j-abacus"),
+                       UniaxialAnisotropy({"Fe": [k1, k2]}, axis=axis),
                        Landau({"Fe": (-0.1, 0.01, 0.0)}))
     scan = anisotropy_scan(pot, bcc(), sphere_directions(60))
     fit = fit_uniaxial(scan, axis=axis)

@@ -128,7 +128,8 @@ def test_biquadratic_anisotropy_and_dmi():
 class ManyBody:
     """Test-only non-pair potential at fixed positions: E = c Σ_i S_i², S_i = Σ_j φ_ij m_i·m_j,
     φ = (1 − r/r_c)² (a four-spin, three-site term), with h = −∂E/∂m = −2c Σ_j φ_kj (S_k + S_j) m_j.
-    Its small-rotation exchange is ∂²E/∂θ_a∂θ_b = −J_eff m²: J_eff(r) = −4c S φ(r), S = m² Σ_j φ_0j."""
+    Its small-rotation exchange is ∂²E/∂θ_a∂θ_b = −J_eff m²: J_eff(r) = −4c S φ(r),
+    S = m² Σ_j φ_0j."""
 
     spin_orbit = False
 
