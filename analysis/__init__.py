@@ -7,3 +7,8 @@ from .curie import (
 )
 from .observables import Observables, blocked_jackknife, observables
 from .statistics import autocorrelation_time, blocking_error, mean_and_error
+from .exchange import ExchangeResult, Shell, exchange_constants, mean_field_tc, rpa_tc
+from .anisotropy import (
+    AnisotropyFit, AnisotropyScan, anisotropy_scan, fit_cubic, fit_uniaxial, great_circle,
+    sphere_directions,
+)
