@@ -161,3 +161,27 @@ def test_heisenberg_curie_temperature_and_beta(kind, ratio, sizes):
     m = magnetisation[sizes[-1]]
     fit = fit_power_law(temperatures, m[:, 0], m[:, 1], window=(0.77 * t_c, 0.98 * t_c + 0.01))
     assert abs(fit["beta"] - 0.369) < 0.05
+
+
+def test_hybrid_temperature_sweep_carries_positions_and_resumes(tmp_path):
+    from spinlattice.drivers.sweeps import HybridSchedule
+    from spinlattice.potential import SumPotential
+    from spinlattice.potentials import BetheSlater, Morse
+    from spinlattice.state import SpinLatticeState
+    from ase.build import bulk
+    atoms = bulk("Fe", "bcc", a=2.83, cubic=True).repeat(2)
+    state = SpinLatticeState.from_atoms(atoms, moments=np.tile([0, 0, 2.2], (16, 1)))
+    pot = SumPotential(Morse({("Fe", "Fe"): [0.4, 1.4, 2.6]}, cutoff=4.0),
+                       Heisenberg(BetheSlater({("Fe", "Fe"): [0.02, 1.2, 0.3]}, cutoff=4.0)))
+    schedule = HybridSchedule(dt=1.0, md_steps=3, mc_sweeps=1, friction=0.05)
+    kwargs = dict(n_sweeps=6, n_equilibration=2, hybrid=schedule)
+    full = temperature_sweep(pot, state, [600.0, 300.0], rng=np.random.default_rng(3), **kwargs)
+    assert len(full[0].samples.energy) == 6
+    assert not np.allclose(full[0].final_positions, state.positions)  # the lattice moved
+    temperature_sweep(pot, state, [600.0], rng=np.random.default_rng(3), directory=tmp_path,
+                      **kwargs)
+    resumed = temperature_sweep(pot, state, [600.0, 300.0], rng=np.random.default_rng(3),
+                                directory=tmp_path, **kwargs)
+    for a, b in zip(full, resumed):
+        np.testing.assert_array_equal(a.samples.energy, b.samples.energy)
+        np.testing.assert_array_equal(a.final_positions, b.final_positions)

@@ -15,6 +15,10 @@ CONFIG is a JSON file; every key is optional (defaults: the quick bcc Fe run):
      "moves": {"cone": 0.7, "uniform": 0.3},
      "overrelaxation": 2,                 over-relaxation sweeps per sweep (Heisenberg-type only)
      "fit_window": [T_lo, T_hi] | null,   power-law window (default: below the χ peak)
+     "hybrid": null | {"dt": 1.0, "md_steps": 10, "mc_sweeps": 1, "friction": 0.01},
+                                          hybrid MD/MC per temperature (Langevin at T; for
+                                          potentials that couple moments to the lattice);
+                                          n_sweeps and n_equilibration then count cycles
      "output": "curie-run"}
 """
 
@@ -29,7 +33,7 @@ import numpy as np
 QUICK = {"model": "fe-tb2j-abacus", "sizes": [6, 8, 10], "temperatures": "auto",
          "n_sweeps": 3000, "n_equilibration": 500, "seed": 0,
          "moves": {"cone": 0.7, "uniform": 0.3}, "overrelaxation": 2,
-         "fit_window": None, "output": "curie-run"}
+         "fit_window": None, "hybrid": None, "output": "curie-run"}
 
 
 def load_config(path):
@@ -71,7 +75,7 @@ def run(config, log=print):
     from spinlattice.analysis.observables import observables
     from spinlattice.analysis.plots import plot_curie
     from spinlattice.drivers.montecarlo import MoveSet
-    from spinlattice.drivers.sweeps import temperature_sweep
+    from spinlattice.drivers.sweeps import HybridSchedule, temperature_sweep
     from spinlattice.potentials.models import load_model, reference_structure
 
     potential = load_model(config["model"])
@@ -101,7 +105,9 @@ def run(config, log=print):
                                  n_equilibration=config["n_equilibration"],
                                  moves=MoveSet(weights=config["moves"],
                                                overrelaxation=config["overrelaxation"]),
-                                 directory=out / f"L{size}", progress=progress)
+                                 directory=out / f"L{size}", progress=progress,
+                                 hybrid=HybridSchedule(**config["hybrid"]) if config["hybrid"]
+                                 else None)
         by_size[size] = [observables(r.samples.energy, r.samples.magnetisation, r.temperature,
                                      state.n_atoms).as_dict() for r in runs]
     results = analyse(by_size, config, binder_crossing, fit_power_law_with_window_error,
