@@ -105,8 +105,8 @@ def _triple_tensors(b1, b2, b3, spin_orbit):
         ws, wm = _w3j(b1.l, b2.l, b3.l), _w3j(b1.lp, b2.lp, b3.lp)
         if ws is None or wm is None:
             return []
-        t = np.einsum("ace,bdf->abcdef", ws, wm)  # (m1,m2,m3,m1',m2',m3')
-        t = t.transpose(0, 3, 1, 4, 2, 5).reshape(b1.size, b2.size, b3.size)
+        t = np.einsum("ace,bdf->abcdef", ws, wm)  # (m1, m1', m2, m2', m3, m3')
+        t = t.reshape(b1.size, b2.size, b3.size)
         return [t]
     out = []
     for J1, J2, J3 in itertools.product(*(_js(b) for b in (b1, b2, b3))):
