@@ -331,6 +331,17 @@ class MagneticMACE(torch.nn.Module):
             return energies, hs, es
         return energies
 
+    def invariant_features(self, graph):
+        """Unweighted layer-0 invariants I (N, K, P) (first-layer models: E_i is linear in them
+        when ``readout_hidden = 0``; used for linear fits and representability tests)."""
+        z = graph.species
+        T, S = self.moment_features(graph.moments, z)
+        vec = self.edge_vectors(graph.positions, graph.cells, graph.batch, graph.senders,
+                                graph.shifts)
+        table = self.sender_table(0, z, T, S)
+        A = self._atomic_basis(0, vec, graph.mask, graph.senders, table, z, T, S)
+        return self.contractions[0].invariants(A).permute(2, 1, 0)
+
     def energy_and_derivatives(self, graph, forces=True, stress=True, magnetic=True,
                                create_graph=False):
         """One autograd pass over (positions, strain, moments).
