@@ -37,9 +37,11 @@ def small_model(spin_orbit, l_mag, layers, **kw):
 
 
 CASES = [(False, 1, 1), (False, 3, 1), (False, 1, 2), (True, 1, 1), (True, 3, 1), (True, 1, 2)]
+FAST = {(False, 1, 1), (True, 1, 1)}  # the others take > 30 s on 2 busy cores: marked slow
 
 
-@pytest.mark.parametrize("spin_orbit,l_mag,layers", CASES)
+@pytest.mark.parametrize("spin_orbit,l_mag,layers", [
+    c if c in FAST else pytest.param(*c, marks=pytest.mark.slow) for c in CASES])
 def test_battery(spin_orbit, l_mag, layers):
     """The shipped battery: FD ≤ 1e-6 relative (central differences, h = 1e-4: O(h²) ≈ 1e-8),
     symmetries / locality / local ΔE ≤ 1e-10 absolute (float64 round-off ≈ 1e-15 × |E| ≈ 1e-13)."""
@@ -52,6 +54,26 @@ def test_battery(spin_orbit, l_mag, layers):
         assert report.errors["spin_rotation"] > 1e-6
     else:
         assert report.errors["spin_rotation"] <= 1e-10
+
+
+@pytest.mark.parametrize("spin_orbit,l_mag,layers", CASES)
+def test_symmetries_quick(spin_orbit, l_mag, layers):
+    """Cheap version of the battery's symmetry rungs for every case (runs by default):
+    joint rotation, inversion, time reversal, spin rotation (non-SOC), ≤ 1e-10 eV."""
+    pot = MMACEPotential(small_model(spin_orbit, l_mag, layers))
+    state = fe_al_state((2, 2, 2))
+    q, _ = np.linalg.qr(np.random.default_rng(5).normal(size=(3, 3)))
+    q *= np.sign(np.linalg.det(q))  # proper rotation
+    e = pot.compute(state)["energy"]
+    joint = state.replace(positions=state.positions @ q.T, cell=state.cell @ q.T,
+                          moments=state.moments @ q.T)
+    inv = state.replace(positions=-state.positions, cell=-state.cell)
+    spin = state.replace(moments=state.moments @ q.T)
+    tr = state.replace(moments=-state.moments)
+    for other in (joint, inv, tr):
+        assert abs(pot.compute(other)["energy"] - e) <= 1e-10
+    e_spin = pot.compute(spin)["energy"]
+    assert (abs(e_spin - e) > 1e-6) if spin_orbit else (abs(e_spin - e) <= 1e-10)
 
 
 def test_time_reversal_and_spin_rotation_direct():
