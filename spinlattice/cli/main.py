@@ -7,6 +7,9 @@
     spinlattice neb [CONFIG]         Bain path by solid-state NEB with relaxed moments, and c/a scan
     spinlattice exchange [CONFIG]    Heisenberg J by shell from energies of rotated moments
     spinlattice anisotropy [CONFIG]  energy vs common spin axis, uniaxial and cubic K1, K2
+    spinlattice train CONFIG         train mMACE on extxyz DFT data
+    spinlattice finetune CONFIG --from CHECKPOINT   fine-tune a pre-trained mMACE
+    spinlattice evaluate CHECKPOINT DATA            RMSE/MAE of a model on an extxyz file
 """
 
 from __future__ import annotations
@@ -89,6 +92,31 @@ def build_parser():
     p.add_argument("--output", help="output directory (default from the configuration)")
     p.set_defaults(func=lambda a: __import__("spinlattice.cli.exchange",
                                              fromlist=["main_anisotropy"]).main_anisotropy(a))
+    p = sub.add_parser("train", help="train mMACE on extxyz DFT data (JSON CONFIG, see "
+                       "spinlattice/cli/train.py)")
+    p.add_argument("config", help="JSON configuration (data.path required)")
+    p.add_argument("--output", help="output directory (default from the configuration)")
+    p.set_defaults(func=lambda a: __import__("spinlattice.cli.train",
+                                             fromlist=["main_train"]).main_train(a))
+    p = sub.add_parser("finetune", help="fine-tune a pre-trained mMACE checkpoint (lr 5e-4, "
+                       "clip 10 by default)")
+    p.add_argument("config", help="JSON configuration (data.path required)")
+    p.add_argument("--from", dest="from_checkpoint", required=True,
+                   help="model file or training checkpoint to start from")
+    p.add_argument("--output", help="output directory (default from the configuration)")
+    p.set_defaults(func=lambda a: __import__("spinlattice.cli.train",
+                                             fromlist=["main_finetune"]).main_finetune(a))
+    p = sub.add_parser("evaluate", help="RMSE/MAE of an mMACE model on an extxyz file")
+    p.add_argument("checkpoint", help="model file or training checkpoint")
+    p.add_argument("data", help="extxyz file with reference labels")
+    p.add_argument("--output", help="directory for metrics.json, metrics.md, parity.png")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--group-key", default="config_type", help="per-group metrics by this key")
+    p.add_argument("--zero-moments", action="store_true", help="set all moments to zero")
+    for k in ("energy", "forces", "stress", "moment", "magnetic-forces"):
+        p.add_argument(f"--{k}-key")
+    p.set_defaults(func=lambda a: __import__("spinlattice.cli.train",
+                                             fromlist=["main_evaluate"]).main_evaluate(a))
     p = sub.add_parser("check-data", help="read an extxyz file with moments and summarise it")
     p.add_argument("file")
     p.add_argument("--moment-key", default="REF_magmom")

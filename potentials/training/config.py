@@ -1,0 +1,126 @@
+"""Training configuration: defaults, validation (unknown keys are errors), LR schedule.
+
+A configuration is a nested dict (JSON on the command line). Every key is optional except
+``data.path``; :func:`resolve_config` merges the user's dict into :data:`DEFAULTS` and raises
+:class:`spinlattice.errors.InputError` naming any unknown key (``loss.enrgy`` → "unknown
+configuration key 'loss.enrgy'; allowed: ...").
+
+Fine-tuning defaults follow Ho et al., arXiv 2604.08143 (lr 5e-4, gradient clip 10);
+loss weights E/F/σ/h = 1/100/1/100 follow their code.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+from spinlattice.errors import InputError
+
+DEFAULTS = {
+    "data": {
+        "path": None,            # extxyz(.gz) with the training (and split-off) frames
+        "keys": {},              # energy_key / forces_key / stress_key / moment_key / magnetic_forces_key
+        "cache": None,           # pickle cache of the parsed frames (path)
+        "zero_moments": False,   # non-magnetic baseline: all moments (and h labels) removed
+        "test_path": None,       # optional separate test file (added to the test split)
+    },
+    "split": {
+        "group_key": "config_type",  # or any info key, e.g. "source_file"
+        "test_groups": [], "valid_groups": [], "exclude_groups": [], "only_groups": None,
+        "test_fraction": 0.0, "valid_fraction": 0.1, "max_train": None, "seed": 0,
+    },
+    "model": {
+        "channels": 16, "n_layers": 1, "correlation": 2, "r_max": 4.5, "l_pos_max": 2,
+        "l_mag_max": 1, "n_bessel": 8, "n_mag_basis": 6, "m_max": "auto", "spin_orbit": False,
+        "radial_hidden": 16, "readout_hidden": 0, "avg_num_neighbors": "auto",
+        "wall_strength": 1.0, "chunk_size": 4096, "dtype": "float32", "seed": 0,
+    },
+    "one_body": {"fit": True, "magnetic": True, "smoothness": 1e-6, "ridge": 1e-8,
+                 "n_grid": 200, "scale": "auto"},
+    "loss": {"kind": "huber", "huber_delta": 0.01, "energy": 1.0, "forces": 100.0,
+             "stress": 1.0, "magnetic_forces": 100.0, "group_weights": {}},
+    "optim": {"optimizer": "adamw", "amsgrad": True, "lr": 0.01, "weight_decay": 0.0,
+              "clip": 10.0, "schedule": "cosine", "warmup_steps": 0, "lr_min_factor": 0.02,
+              "ema_decay": 0.99, "batch_size": 4, "max_steps": 1000, "max_time_s": None},
+    "finetune": {"freeze": [], "refit_one_body": False},
+    "augment_spin_rotation": "auto",
+    "eval_every": 100, "eval_batch_size": 8, "checkpoint_every": 100, "log_every": 10,
+    "seed": 0, "threads": None, "output": "train-run", "plots": True, "resume": True,
+    "evaluate_sets": ["train", "valid", "test"],
+}
+
+#: Sections whose keys are free-form (user names).
+_FREE = {("data", "keys"), ("loss", "group_weights")}
+
+FINETUNE_OPTIM = {"lr": 5e-4, "clip": 10.0}
+
+
+def _merge(base, user, path=""):
+    out = copy.deepcopy(base)
+    for k, v in user.items():
+        where = f"{path}{k}"
+        if k not in base:
+            raise InputError(f"unknown configuration key {where!r}; allowed: {sorted(base)}")
+        if isinstance(base[k], dict) and tuple(where.split(".")) not in _FREE:
+            if not isinstance(v, dict):
+                raise InputError(f"configuration key {where!r} must be an object")
+            out[k] = _merge(base[k], v, where + ".")
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def resolve_config(user, finetune=False):
+    """Defaults ⊕ ``user`` (dict), validated. ``finetune`` uses lr 5e-4 and clip 10 unless the
+    user sets them."""
+    if not isinstance(user, dict):
+        raise InputError("the configuration must be a JSON object")
+    base = copy.deepcopy(DEFAULTS)
+    if finetune:
+        base["optim"].update(FINETUNE_OPTIM)
+    cfg = _merge(base, user)
+    if not cfg["data"]["path"]:
+        raise InputError("configuration needs data.path (an extxyz file)")
+    o, lo = cfg["optim"], cfg["loss"]
+    if o["optimizer"] not in ("adamw", "adam"):
+        raise InputError(f"optim.optimizer must be 'adamw' or 'adam', got {o['optimizer']!r}")
+    if o["schedule"] not in ("constant", "cosine", "exponential"):
+        raise InputError("optim.schedule must be 'constant', 'cosine' or 'exponential'")
+    if lo["kind"] not in ("huber", "mse"):
+        raise InputError("loss.kind must be 'huber' or 'mse'")
+    for k in ("energy", "forces", "stress", "magnetic_forces"):
+        if float(lo[k]) < 0:
+            raise InputError(f"loss.{k} must be ≥ 0")
+    if int(o["batch_size"]) < 1 or int(o["max_steps"]) < 0 or float(o["lr"]) <= 0:
+        raise InputError("need optim.batch_size ≥ 1, optim.max_steps ≥ 0, optim.lr > 0")
+    if not 0.0 <= float(o["ema_decay"]) < 1.0:
+        raise InputError("optim.ema_decay must lie in [0, 1)")
+    if cfg["model"]["dtype"] not in ("float32", "float64"):
+        raise InputError("model.dtype must be 'float32' or 'float64'")
+    if cfg["augment_spin_rotation"] not in ("auto", True, False):
+        raise InputError("augment_spin_rotation must be 'auto', true or false")
+    for k in ("eval_every", "checkpoint_every", "log_every"):
+        if int(cfg[k]) < 1:
+            raise InputError(f"{k} must be ≥ 1")
+    return cfg
+
+
+def learning_rate(step, optim):
+    """lr at ``step`` (pure function of the step, so resuming needs no scheduler state).
+
+    constant: lr. cosine: lr·[f + (1 − f)(1 + cos(π s/S))/2] with f = lr_min_factor,
+    S = max_steps. exponential: lr · f^(s/S). A linear warm-up over ``warmup_steps`` multiplies
+    all three.
+    """
+    lr, S, f = float(optim["lr"]), max(int(optim["max_steps"]), 1), float(optim["lr_min_factor"])
+    s = min(step, S)
+    if optim["schedule"] == "cosine":
+        val = lr * (f + (1.0 - f) * 0.5 * (1.0 + math.cos(math.pi * s / S)))
+    elif optim["schedule"] == "exponential":
+        val = lr * f ** (s / S)
+    else:
+        val = lr
+    w = int(optim["warmup_steps"])
+    if w > 0 and step < w:
+        val *= (step + 1) / w
+    return val

@@ -1,0 +1,64 @@
+"""``spinlattice train CONFIG``, ``spinlattice finetune CONFIG --from CHECKPOINT`` and
+``spinlattice evaluate CHECKPOINT DATA``: mMACE training on extxyz DFT data.
+
+CONFIG is a JSON object; only ``data.path`` is required. The keys and defaults are those of
+``spinlattice.potentials.training.config.DEFAULTS`` (data, split, model, one_body, loss, optim,
+finetune, augment_spin_rotation, eval_every, checkpoint_every, log_every, seed, threads, output,
+plots, resume); an unknown key is an error. Example:
+
+    {"data": {"path": "fe.extxyz.gz", "cache": "runs/cache/fe.pkl"},
+     "split": {"test_groups": ["MD-bcc_Te300K"], "test_fraction": 0.1, "valid_fraction": 0.05},
+     "model": {"channels": 16, "r_max": 4.5, "spin_orbit": false},
+     "loss": {"energy": 1, "forces": 100, "stress": 1, "magnetic_forces": 100},
+     "optim": {"lr": 0.01, "batch_size": 4, "max_steps": 5000},
+     "output": "runs/fe"}
+
+The output directory receives checkpoint.pt (resumed automatically when the run is started
+again), best.pt, model.pt, log.jsonl, metrics.json, metrics.md, parity.png and
+learning_curves.png. Ctrl-C writes a checkpoint and exits with status 130.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _load(path, output):
+    try:
+        cfg = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read the configuration {path}: {exc}") from exc
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{path}: the configuration must be a JSON object")
+    if output:
+        cfg["output"] = output
+    return cfg
+
+
+def _report(res):
+    if res.get("interrupted"):
+        return 130
+    print(f"results in {res['output']} (step {res['step']}, best step {res['best_step']})")
+    return 0
+
+
+def main_train(args):
+    from spinlattice.potentials.training import train
+    return _report(train(_load(args.config, args.output)))
+
+
+def main_finetune(args):
+    from spinlattice.potentials.training import finetune
+    return _report(finetune(_load(args.config, args.output), args.from_checkpoint))
+
+
+def main_evaluate(args):
+    from spinlattice.potentials.training import evaluate
+    keys = {k: v for k, v in (("energy_key", args.energy_key), ("forces_key", args.forces_key),
+                              ("stress_key", args.stress_key), ("moment_key", args.moment_key),
+                              ("magnetic_forces_key", args.magnetic_forces_key)) if v}
+    evaluate(args.checkpoint, args.data, keys=keys, output=args.output,
+             batch_size=args.batch_size, group_key=args.group_key,
+             zero_moments=args.zero_moments)
+    return 0
