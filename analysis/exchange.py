@@ -120,7 +120,8 @@ class Shell:
                 "centre": self.centre, "J": self.J, "J_err": self.J_err,
                 "J_meV_per_muB2": 1e3 * self.J, "J_tb2j_meV": self.J_tb2j,
                 "J_tb2j_err_meV": self.J_tb2j_err, "J_by_angle": self.J_by_angle.tolist(),
-                "moments": list(self.moments), "n_pairs_sampled": int(len(self.pairs))}
+                "moments": list(self.moments), "sign": self.sign,
+                "n_pairs_sampled": int(len(self.pairs))}
 
 
 @dataclass
@@ -484,7 +485,7 @@ def rpa_tc(result, n_q=24):
     return float(m2 / (3.0 * mean) / K_B)
 
 
-def heisenberg_energy_check(result, state):
+def heisenberg_energy_check(result):
     """E_FM/atom predicted by the extracted shells, −½ Σ_s z_s J_s m_i·m_j (eV), averaged over
     the centres — compare with the potential's own energy difference FM − paramagnet."""
     per_centre = {}

@@ -51,7 +51,7 @@ def test_bcc_five_shells_recovered():
     t_mf = sum(z * j for z, j in zip(BCC_Z, J_BCC)) * 2.2**2 / 3 / K_B
     assert mean_field_tc(result) == pytest.approx(t_mf, rel=1e-9)
     # the extracted model reproduces the ferromagnet's exchange energy
-    assert heisenberg_energy_check(result, None) == pytest.approx(
+    assert heisenberg_energy_check(result) == pytest.approx(
         -0.5 * sum(z * j for z, j in zip(BCC_Z, J_BCC)) * 2.2**2, rel=1e-9)
 
 
