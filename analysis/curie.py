@@ -2,8 +2,9 @@
 
 Three independent estimates, compared:
 
-1. Power law below T_C: m(T) = A (T_C − T)^β fitted by weighted least squares inside a window of
-   temperatures; parametric bootstrap (resample m within its error bars, refit) for the errors.
+1. Power law below T_C: m(T) = A (T_C − T)^β fitted by weighted least squares of ln m inside a
+   window of temperatures; parametric bootstrap (resample m within its error bars, refit) for
+   the errors, plus the spread over windows.
 2. Binder cumulant crossing: U4(T) of two or more system sizes cross at T_C (finite-size scaling;
    K. Binder, Z. Phys. B 43, 119 (1981)); errors by bootstrap of the U4 values.
 3. Peaks of the susceptibility χ(T) and heat capacity C_v(T) (parabola through the maximum and its
@@ -17,24 +18,42 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.optimize import brentq, curve_fit
+from scipy.optimize import brentq
 
 
 def _power_law(t, amplitude, t_c, beta):
     return amplitude * np.clip(t_c - t, 1e-12, None) ** beta
 
 
-def _fit_once(t, m, err, guess):
-    popt, _ = curve_fit(_power_law, t, m, p0=guess, sigma=err, absolute_sigma=True,
-                        bounds=([0.0, t.max() + 1e-9, 0.01], [np.inf, np.inf, 2.0]), maxfev=20000)
-    return popt
+def _fit_at(t, log_m, weight, t_c):
+    """Weighted linear fit of ln m = ln A + β ln(T_C − T) at fixed T_C: (ln A, β, χ²)."""
+    x = np.log(t_c - t)
+    design = np.stack([np.ones_like(x), x], axis=1) * weight[:, None]
+    coef, *_ = np.linalg.lstsq(design, log_m * weight, rcond=None)
+    return coef[0], coef[1], float(np.sum((design @ coef - log_m * weight) ** 2))
+
+
+def _fit_once(t, m, err):
+    """(A, T_C, β): χ² minimised over T_C ∈ (max T, max T + 2 × span] (bounded Brent), with
+    the linear fit in ln m at each T_C (σ_ln m = σ/m)."""
+    from scipy.optimize import minimize_scalar
+
+    log_m, weight = np.log(m), m / err
+    span = t.max() - t.min()
+    res = minimize_scalar(lambda tc: _fit_at(t, log_m, weight, tc)[2], method="bounded",
+                          bounds=(t.max() + 1e-6 * span, t.max() + 2.0 * span),
+                          options={"xatol": 1e-6 * span})
+    log_a, beta, _ = _fit_at(t, log_m, weight, res.x)
+    return np.exp(log_a), float(res.x), float(beta)
 
 
 def fit_power_law(temperatures, magnetisation, errors, window=None, n_bootstrap=200, rng=None):
     """Fit m = A (T_C − T)^β to points with window[0] ≤ T ≤ window[1].
 
     temperatures (K), magnetisation and errors (same units, e.g. μB/site) are (n,) arrays; at
-    least 4 points must fall inside the window and T_C is constrained above the largest of them.
+    least 4 points must fall inside the window. The fit minimises χ² of ln m (σ_ln m = σ/m) over
+    T_C in (max T, max T + 2 × span] with ln A and β solved linearly at each T_C; errors from a
+    parametric bootstrap (m resampled within its error bars, refitted).
     Returns dict with T_C, T_C_err, beta, beta_err, amplitude, window, n_points, chi2_per_dof.
     """
     rng = np.random.default_rng(0) if rng is None else rng
@@ -42,23 +61,20 @@ def fit_power_law(temperatures, magnetisation, errors, window=None, n_bootstrap=
     m = np.asarray(magnetisation, dtype=float)
     err = np.maximum(np.asarray(errors, dtype=float), 1e-12)
     lo, hi = (t.min(), t.max()) if window is None else window
-    inside = (t >= lo) & (t <= hi)
+    inside = (t >= lo) & (t <= hi) & (m > 0)
     if inside.sum() < 4:
         raise ValueError(f"the power-law fit needs ≥ 4 temperatures in the window {lo}–{hi} K, "
                          f"got {int(inside.sum())}")
     t, m, err = t[inside], m[inside], err[inside]
-    guess = (m.max() / (0.3 * t.max()) ** 0.35, 1.1 * t.max(), 0.35)
-    amplitude, t_c, beta = _fit_once(t, m, err, guess)
+    amplitude, t_c, beta = _fit_once(t, m, err)
     boot = []
     for _ in range(n_bootstrap):
-        try:
-            boot.append(_fit_once(t, m + err * rng.standard_normal(m.shape), err,
-                                  (amplitude, t_c, beta)))
-        except RuntimeError:
-            continue
+        trial = m + err * rng.standard_normal(m.shape)
+        if np.all(trial > 0):
+            boot.append(_fit_once(t, trial, err))
     boot = np.array(boot)
     chi2 = float(np.sum(((m - _power_law(t, amplitude, t_c, beta)) / err) ** 2))
-    return {"T_C": float(t_c), "T_C_err": float(boot[:, 1].std(ddof=1)), "beta": float(beta),
+    return {"T_C": t_c, "T_C_err": float(boot[:, 1].std(ddof=1)), "beta": beta,
             "beta_err": float(boot[:, 2].std(ddof=1)), "amplitude": float(amplitude),
             "window": [float(lo), float(hi)], "n_points": int(inside.sum()),
             "chi2_per_dof": chi2 / max(1, len(t) - 3)}

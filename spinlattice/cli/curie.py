@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings as warnings_module
 from pathlib import Path
 
 import numpy as np
@@ -136,10 +137,12 @@ def analyse(by_size, config, binder_crossing, fit_power_law, peak_temperature, c
     fit = fit_power_law(t, [r["magnetisation"] for r in rows],
                         [r["magnetisation_err"] for r in rows], window=window)
     spacing = float(np.min(np.diff(t)))
-    warnings = compare({"fit": (fit["T_C"], fit["T_C_err"]),
-                        "binder": (binder["T_C_binder"], binder["T_C_binder_err"])
-                        if binder else (None, None),
-                        "chi_peak": (t_chi, None)}, spread=spacing)
+    with warnings_module.catch_warnings():  # the CLI prints them itself
+        warnings_module.simplefilter("ignore")
+        estimates = {"fit": (fit["T_C"], fit["T_C_err"]), "chi_peak": (t_chi, None),
+                     "binder": (binder["T_C_binder"], binder["T_C_binder_err"]) if binder
+                     else (None, None)}
+        warnings = compare(estimates, spread=spacing)
     return {"T_C": fit["T_C"], "T_C_err": fit["T_C_err"], "beta": fit["beta"],
             "beta_err": fit["beta_err"],
             "T_C_binder": binder["T_C_binder"] if binder else None,
@@ -164,5 +167,7 @@ def main(args):
         print(f"T_C (Binder crossing) = {res['T_C_binder']:.0f}"
               + (f" ± {err:.0f} K" if err is not None else " K"))
     print(f"T_C (chi peak) = {res['T_C_chi']:.0f} K, (C_v peak) = {res['T_C_cv']:.0f} K")
+    for message in res["warnings"]:
+        print(f"warning: {message}")
     print(f"wrote {Path(config['output']) / 'results.json'} and curie.png")
     return 0
