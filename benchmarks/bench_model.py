@@ -1,0 +1,124 @@
+"""Throughput and peak memory of the mMACE model (issue 3 "Must show").
+
+    python benchmarks/bench_model.py                 # default cases, jemalloc if installed
+    python benchmarks/bench_model.py --quick         # 128-atom cases only
+    python benchmarks/bench_model.py --allocator glibc
+
+Every case runs in its own subprocess (so peak RSS = ``ru_maxrss`` of that process alone) with
+torch threads = 2, on bcc Fe (a = 2.83 Å) supercells with every fourth atom Al (2 elements),
+random moments of 2.2 μB. One line per case: atoms/s of ``MMACEPotential.compute`` (neighbour
+list + graph + model, after one warm-up call), peak RSS, parameter count, and the ratio to the
+baseline of the same size measured in the same run (full = E+F+stress+magnetic forces in
+float64; energy-only and float32 are reported relative to it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+PAPER = dict(channels=64, n_layers=1, correlation=3, r_max=5.0, l_pos_max=3, l_mag_max=1,
+             n_bessel=8, n_mag_basis=8)
+PRETRAIN = dict(channels=128, n_layers=2, correlation=3, r_max=6.0, l_pos_max=3, l_mag_max=1,
+                n_bessel=8, n_mag_basis=8)
+SIZES = {128: (4, 4, 4), 1024: (8, 8, 8), 3456: (12, 12, 12)}
+
+
+def child(spec):
+    import numpy as np
+    import torch
+    from ase.build import bulk
+
+    from spinlattice.potentials.mmace import MagneticMACE, MMACEPotential
+    from spinlattice.state import SpinLatticeState
+
+    torch.set_num_threads(2)
+    atoms = bulk("Fe", "bcc", a=2.83, cubic=True).repeat(SIZES[spec["atoms"]])
+    numbers = atoms.numbers.copy()
+    numbers[::4] = 13
+    rng = np.random.default_rng(0)
+    m = rng.normal(size=(len(atoms), 3))
+    m *= 2.2 / np.linalg.norm(m, axis=1, keepdims=True)
+    state = SpinLatticeState(atoms.positions, numbers, atoms.cell[:], [True] * 3, m)
+    dtype = getattr(torch, spec["dtype"])
+    model = MagneticMACE([26, 13], **spec["config"], spin_orbit=spec["soc"], dtype=dtype)
+    pot = MMACEPotential(model)
+    props = ("energy",) if spec["mode"] == "energy" else (
+        "energy", "forces", "stress", "magnetic_forces")
+    pot.compute(state, props)  # warm-up
+    times, t_end = [], time.perf_counter() + spec["budget"]
+    while not times or (time.perf_counter() < t_end and len(times) < 5):
+        t0 = time.perf_counter()
+        pot.compute(state, props)
+        times.append(time.perf_counter() - t0)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB
+    print(json.dumps(dict(seconds=min(times), reps=len(times), rss_mib=rss,
+                          params=model.n_parameters(), n=len(atoms))))
+
+
+def run_case(spec, allocator):
+    env = dict(os.environ, OMP_NUM_THREADS="2")
+    if allocator == "jemalloc":
+        env["LD_PRELOAD"] = JEMALLOC
+        env["MALLOC_CONF"] = "dirty_decay_ms:-1,muzzy_decay_ms:-1,retain:true"
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], env=env,
+                          capture_output=True, text=True)
+    if proc.returncode:
+        return dict(error=proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def cases(quick):
+    out = []
+    sizes = [128] if quick else [128, 1024, 3456]
+    for n in sizes:
+        for dtype, mode in (("float64", "full"), ("float64", "energy"), ("float32", "full")):
+            out.append(dict(name="paper-nonSOC", config=PAPER, soc=False, atoms=n, dtype=dtype,
+                            mode=mode, budget=20))
+    for n in sizes[:2]:
+        out.append(dict(name="paper-SOC", config=PAPER, soc=True, atoms=n, dtype="float64",
+                        mode="full", budget=20))
+        out.append(dict(name="paper-SOC", config=PAPER, soc=True, atoms=n, dtype="float64",
+                        mode="energy", budget=20))
+    for n in sizes[:2]:
+        out.append(dict(name="pretrain-nonSOC", config=PRETRAIN, soc=False, atoms=n,
+                        dtype="float64", mode="full", budget=1))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--child")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--allocator", choices=["jemalloc", "glibc"],
+                    default="jemalloc" if os.path.exists(JEMALLOC) else "glibc")
+    args = ap.parse_args()
+    if args.child:
+        return child(json.loads(args.child))
+    print(f"# mMACE benchmark, torch threads = 2, allocator = {args.allocator}, "
+          f"load average at start = {os.getloadavg()[0]:.1f}")
+    base = {}
+    for spec in cases(args.quick):
+        res = run_case(spec, args.allocator)
+        label = f"{spec['name']:16s} N={spec['atoms']:5d} {spec['dtype']:7s} {spec['mode']:6s}"
+        if "error" in res:
+            print(f"{label} ERROR {res['error']}", flush=True)
+            continue
+        rate = res["n"] / res["seconds"]
+        key = (spec["name"], spec["atoms"])
+        if spec["dtype"] == "float64" and spec["mode"] == "full":
+            base[key] = rate
+        ratio = rate / base[key] if key in base else float("nan")
+        print(f"{label} {rate:9.1f} atoms/s  peak {res['rss_mib']:7.0f} MiB  "
+              f"params {res['params']:7d}  x{ratio:5.2f} vs f64-full  reps {res['reps']}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
