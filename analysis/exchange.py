@@ -39,6 +39,10 @@ A cross-check from magnetic forces (``method="magnetic_forces"``) rotates one si
 the change of h = −∂E/∂m on every neighbour (exact for Heisenberg; same θ → 0 limit); see
 :func:`exchange_constants`.
 
+With spin–orbit coupling a pair's J(θ) is the component J_ww of its exchange tensor along the
+tilt direction w = u × n; averaging over all bonds of a shell (``pairs_per_shell`` = z, or the
+force method) gives the isotropic part of a cubic shell, and the spread enters the uncertainty.
+
 Energies are combined per site when the potential returns per-site ``energies``
 (ΔE_k summed over sites, so a float32 model's large atomic energies cancel before the sum), else
 from the total energy.

@@ -186,6 +186,54 @@ def test_magnetic_force_method_exact_for_heisenberg_and_afm():
     np.testing.assert_allclose([s.J for s in result.shells], [-5e-3, 1e-3] * 2, rtol=1e-9)
 
 
+class PseudoDipolar:
+    """Test-only anisotropic (SOC) exchange on the first bcc shell: E = −Σ_{i<j} K (m_i·r̂)(m_j·r̂),
+    h_i = Σ_j K (m_j·r̂) r̂. Tilting the moments towards w measures J_ww = K (w·r̂)² per pair."""
+
+    spin_orbit = True
+
+    def __init__(self, k=1e-3, cutoff=2.6):
+        self.k, self.cutoff, self.receptive_field = k, cutoff, cutoff
+
+    def compute(self, state, properties=("energy",)):
+        from spinlattice.neighbors import neighbor_list
+
+        nl = neighbor_list(state.positions, state.cell, state.pbc, self.cutoff)
+        r = nl.vectors / nl.distances[:, None]
+        m = state.moments
+        a, b = np.einsum("pk,pk->p", m[nl.i], r), np.einsum("pk,pk->p", m[nl.j], r)
+        energies = np.zeros(state.n_atoms)
+        np.add.at(energies, nl.i, -0.5 * self.k * a * b)
+        h = np.zeros_like(m)
+        np.add.at(h, nl.i, (self.k * b)[:, None] * r)
+        out = {"energies": energies, "energy": float(energies.sum()), "magnetic_forces": h}
+        return {k: out[k] for k in properties}
+
+
+def test_anisotropic_exchange_measures_the_tilt_component():
+    """With SOC a pair's J is the component J_ww of its exchange tensor along the tilt direction
+    w = u × n: here J1 + K (w·r̂)² per bond. Averaged over the whole shell (all 8 bonds: the
+    force method, or pairs_per_shell = z) it is J1 + K/3, the isotropic part; the spread over
+    the shell's pairs shows up in J_err."""
+    k = 1e-3
+    pot = SumPotential(heisenberg_bcc(), PseudoDipolar(k))
+    # tilt towards w = (1, −1, 0)/√2: (w·r̂)² is 0 or 2/3 on the bcc first shell
+    forces = exchange_constants(pot, bcc_primitive(), r_max=2.6, angles=(10.0, 20.0),
+                                method="magnetic_forces", rotation_axis=(1, 1, 0))
+    energy = exchange_constants(pot, bcc_primitive(), r_max=2.6, angles=(10.0, 20.0),
+                                pairs_per_shell=8, rotation_axis=(1, 1, 0))
+    for result in (forces, energy):
+        shell = result.shells[0]
+        w = np.cross(result.rotation_axis, result.axis)
+        rhat = shell.vectors / shell.distance
+        np.testing.assert_allclose(shell.J_pairs[:, 0], J_BCC[0] + k * (rhat @ w) ** 2,
+                                   rtol=1e-9)
+        assert sorted(np.round((rhat @ w) ** 2, 9)) == [0.0] * 4 + [0.666666667] * 4
+        assert shell.J == pytest.approx(J_BCC[0] + k / 3, rel=1e-9)
+        # standard error of the mean over the 8 bonds: (k/3) √(8/7) / √8
+        assert shell.J_err == pytest.approx(k / 3 * np.sqrt(8 / 7) / np.sqrt(8), rel=1e-6)
+
+
 def test_supercell_too_small_and_bad_references_are_errors():
     with pytest.raises(ValueError, match="too small"):
         exchange_constants(heisenberg_bcc(), bcc_primitive(), r_max=5.0, supercell=(3, 3, 3))
