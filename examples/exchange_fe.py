@@ -67,8 +67,8 @@ def nearest(rows, distance):
 
 def monte_carlo_tc(potential, a, moment, sizes, temperatures, n_sweeps, seed, moves, fit=True):
     """T_C of ``potential`` on bcc supercells at fixed positions, as ``spinlattice curie`` does
-    it: power-law fit of |m|(T) below the χ peak of the largest size (skipped with ``fit=False``:
-    on a few noisy points the bootstrap fit crawls), Binder crossing of the sizes, χ peak."""
+    it: power-law fit of |m|(T) below the χ peak of the largest size (skipped with ``fit=False``,
+    as in quick runs whose few noisy points say nothing), Binder crossing of the sizes, χ peak."""
     by_size = {}
     for size in sizes:
         atoms = bulk("Fe", "bcc", a=a, cubic=True).repeat(size)
