@@ -106,3 +106,32 @@ def test_underdetermined_directions_are_an_error():
                            [[0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, -1]])
     with pytest.raises(ValueError, match="do not determine"):
         fit_uniaxial(scan)
+
+
+@pytest.mark.slow
+def test_mmace_scans_soc_and_non_soc():
+    """The scan on the (untrained) mMACE: non-SOC flat; SOC gives uniaxial K in a tetragonal
+    cell; in a cubic cell an SOC model with l_pos_max ≤ 3 has *zero* cubic anisotropy in a
+    collinear state (Σ_j Y_lm(r̂_ij) vanishes on a cubic shell for l = 1, 2, 3), l_pos_max = 4 does
+    not (docs/exchange.md). ~1 min on 2 CPU cores."""
+    pytest.importorskip("torch")
+    from ase import Atoms
+
+    from spinlattice.potentials.mmace import MagneticMACE, MMACEPotential
+
+    def pot(soc, l_pos):
+        return MMACEPotential(MagneticMACE(species=[26], channels=8, r_max=4.5, l_pos_max=l_pos,
+                                           l_mag_max=3, spin_orbit=soc, seed=1))
+
+    directions = sphere_directions(16)
+    flat = anisotropy_scan(pot(False, 3), bcc(), directions)
+    assert flat.spread < 1e-12
+    cubic3 = fit_cubic(anisotropy_scan(pot(True, 3), bcc(), directions))
+    assert abs(cubic3.K1) < 1e-12 and abs(cubic3.K2) < 1e-12
+    cubic4 = anisotropy_scan(pot(True, 4), bcc(), directions)
+    assert cubic4.spread > 1e-6
+    bct = SpinLatticeState.from_atoms(
+        Atoms("Fe2", scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5]], cell=[2.75, 2.75, 3.16],
+              pbc=True), moments=[[0, 0, M], [0, 0, M]])
+    uni = fit_uniaxial(anisotropy_scan(pot(True, 3), bct, directions))
+    assert abs(uni.K1) > 1e-6 and uni.rms_residual < 1e-2 * abs(uni.K1)
