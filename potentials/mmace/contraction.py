@@ -163,8 +163,9 @@ class SymmetricContraction(torch.nn.Module):
             return torch.cat([torch.einsum("pkn,pk->nk", inv[:, :, a:b], w[z])
                               for z, a, b in runs], dim=0)
         A = self._rotate(A)
-        O = A[self.fa] * A[self.fb]  # (S, K, n)
-        Ac = A[self.fc]  # (C, K, n)
+        # index_select (backward: index_add) rather than advanced indexing (index_put accumulate)
+        O = A.index_select(0, self.fa) * A.index_select(0, self.fb)  # (S, K, n)
+        Ac = A.index_select(0, self.fc)  # (C, K, n)
         out = []
         for z, a, b in runs:
             Wz = torch.einsum("psc,pk->kcs", self.U, w[z])  # (K, C+1, S)

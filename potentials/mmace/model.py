@@ -235,7 +235,8 @@ class MagneticMACE(torch.nn.Module):
         L, Q, K = Y.shape[-1], self.Q, self.K
         Dm = (self.l_mag + 1) ** 2
         P = (rho[..., :, None] * Y[..., None, :]).reshape(n, M, Q * L)
-        X = torch.bmm(P.transpose(1, 2), table[nbr])  # (n, Q·L, F)
+        G = table.index_select(0, nbr.reshape(-1)).view(n, M, -1)  # sender features per slot
+        X = torch.bmm(P.transpose(1, 2), G)  # (n, Q·L, F)
         if t == 0:  # F = (z, r, l'm') → A[(lm,l'm'), k, n] = Σ_(q z r) W X
             X = X.view(n, Q, L, -1, Dm).permute(2, 4, 1, 3, 0).reshape(L * Dm, -1, n)
             A = torch.bmm(self._expanded_block_weights(t), X)  # (L·Dm, K, n)
@@ -298,7 +299,8 @@ class MagneticMACE(torch.nn.Module):
         """D_ij = r_j − r_i + S·cell for receivers (default all): (n, M, 3)."""
         idx = slice(None) if receivers is None else receivers
         snd = senders[idx]
-        return (positions[snd] - positions[idx][:, None, :]
+        pos_j = positions.index_select(0, snd.reshape(-1)).view(*snd.shape, 3)
+        return (pos_j - positions[idx][:, None, :]
                 + torch.einsum("nmi,nij->nmj", shifts[idx], cells[batch[idx]]))
 
     def site_energies(self, graph, strain=None, return_layers=False):
