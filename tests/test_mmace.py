@@ -291,3 +291,18 @@ def test_cuda_matches_cpu():
     b = MMACEPotential(gpu).compute(state, ("energy", "forces", "magnetic_forces"))
     assert abs(a["energy"] - b["energy"]) <= 1e-10 * max(1, abs(a["energy"]))
     np.testing.assert_allclose(a["forces"], b["forces"], atol=1e-10)
+
+
+def test_ase_calculator_unchanged():
+    """The foundation's ASE calculator drives the mMACE potential as any other Potential."""
+    from spinlattice.calculator import SpinLatticeCalculator
+
+    pot = MMACEPotential(small_model(False, 1, 1))
+    state = fe_al_state((2, 2, 2))
+    atoms = state.to_atoms()
+    atoms.calc = SpinLatticeCalculator(pot)
+    ref = pot.compute(state, ("energy", "forces", "magnetic_forces"))
+    assert abs(atoms.get_potential_energy() - ref["energy"]) <= 1e-12
+    np.testing.assert_allclose(atoms.get_forces(), ref["forces"], atol=1e-12)
+    np.testing.assert_allclose(atoms.calc.get_property("magnetic_forces", atoms),
+                               ref["magnetic_forces"], atol=1e-12)
