@@ -1,9 +1,10 @@
 """numba kernels of the drivers: pure array functions for Monte Carlo bookkeeping.
 
-Random numbers are never drawn here: callers draw uniforms in [0, 1) from a seeded
-``numpy.random.Generator`` and pass them in, so a run is reproducible and its generator state can
-be checkpointed. The kernels turn those uniforms into proposals, accept or reject, and update
-moments and running sums in place.
+Randomness comes from the caller's seeded ``numpy.random.Generator``: the batched kernels take
+uniforms drawn from it, and the whole-sweep kernel takes a xoshiro256** state seeded from it at
+every sweep, so a run is reproducible and the Generator's state is all a checkpoint needs. The
+kernels turn uniforms into proposals, accept or reject, and update moments and running sums in
+place.
 
 Move codes (see :mod:`.montecarlo` for the physics):
 
@@ -66,8 +67,9 @@ def _frame(x, y, z):
 
 
 @nb.njit(cache=True, inline="always")
-def _propose_one(mx, my, mz, move, steps, cos_cone, limit, u0, u1):
+def _propose_one(mx, my, mz, move, steps, cos_cone, limit, u0, cos_phi, sin_phi):
     """One proposal from moment (mx, my, mz): returns (m'_x, m'_y, m'_z, log weight).
+    u0 uniform in [0, 1); (cos φ, sin φ) of an azimuth uniform in [0, 2π);
     cos_cone = cos(steps[CONE]), hoisted out of the loops."""
     if move == FLIP:
         return -mx, -my, -mz, 0.0
@@ -90,9 +92,8 @@ def _propose_one(mx, my, mz, move, steps, cos_cone, limit, u0, u1):
     else:  # CONE: cos θ uniform in [cos step, 1]
         cos_t = 1.0 - u0 * (1.0 - cos_cone)
     sin_t = np.sqrt(max(0.0, 1.0 - cos_t * cos_t))
-    phi = 2.0 * np.pi * u1
     e1x, e1y, e1z, e2x, e2y, e2z = _frame(ux, uy, uz)
-    c1, c2 = sin_t * np.cos(phi), sin_t * np.sin(phi)
+    c1, c2 = sin_t * cos_phi, sin_t * sin_phi
     return (size * (cos_t * ux + c1 * e1x + c2 * e2x), size * (cos_t * uy + c1 * e1y + c2 * e2y),
             size * (cos_t * uz + c1 * e1z + c2 * e2z), 0.0)
 
@@ -110,8 +111,10 @@ def propose(moments, sites, moves, steps, max_moment, uniforms, new_moments, log
     cos_cone = np.cos(steps[CONE])
     for k in range(sites.shape[0]):
         s = sites[k]
+        phi = 2.0 * np.pi * uniforms[k, 1]
         x, y, z, w = _propose_one(moments[s, 0], moments[s, 1], moments[s, 2], moves[k], steps,
-                                  cos_cone, max_moment[k], uniforms[k, 0], uniforms[k, 1])
+                                  cos_cone, max_moment[k], uniforms[k, 0], np.cos(phi),
+                                  np.sin(phi))
         new_moments[k, 0], new_moments[k, 1], new_moments[k, 2], log_weights[k] = x, y, z, w
 
 
@@ -205,35 +208,74 @@ def spin_model_energy_changes(first, neighbours, exchange, landau, field, moment
     return out
 
 
+@nb.njit(cache=True, inline="always")
+def _rotl(x, k):
+    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
+
+
+@nb.njit(cache=True, inline="always")
+def _next_uniform(state):
+    """xoshiro256** (Blackman & Vigna, ACM TOMS 47, 36 (2021)) on ``state`` (4,) uint64, in
+    place; returns a double uniform in [0, 1) from the top 53 bits."""
+    result = _rotl(state[1] * np.uint64(5), 7) * np.uint64(9)
+    t = state[1] << np.uint64(17)
+    state[2] ^= state[0]
+    state[3] ^= state[1]
+    state[1] ^= state[2]
+    state[0] ^= state[3]
+    state[2] ^= t
+    state[3] = _rotl(state[3], 45)
+    return (result >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@nb.njit(cache=True, inline="always")
+def _random_azimuth(state):
+    """(cos φ, sin φ) of φ uniform in [0, 2π) without trigonometry: a point uniform in the unit
+    disc by rejection, its angle doubled (Marsaglia-style): cos 2α = (x² − y²)/r², sin 2α = 2xy/r²."""
+    while True:
+        x = 2.0 * _next_uniform(state) - 1.0
+        y = 2.0 * _next_uniform(state) - 1.0
+        r2 = x * x + y * y
+        if 0.0 < r2 <= 1.0:
+            return (x * x - y * y) / r2, 2.0 * x * y / r2
+
+
 @nb.njit(cache=True)
-def spin_model_sweep(first, neighbours, exchange, landau, field, moments, order, moves, steps,
-                     max_moment, uniforms, beta, magnetisation, counts):
+def spin_model_sweep(first, neighbours, exchange, landau, field, moments, order, cumulative,
+                     steps, max_moment, rng_state, beta, magnetisation, counts):
     """A whole sequential Metropolis sweep of a LocalSpinModel inside numba.
 
-    order : (N,) sites in visiting order; moves : (N,) move codes; uniforms : (N, 3) (two for
-    the proposal, one for acceptance); max_moment : (N,) per site. Updates moments,
+    order : (N,) sites in visiting order; cumulative : (4,) cumulative move probabilities;
+    max_moment : (N,) per site; rng_state : (4,) uint64 xoshiro256** state (seeded per sweep
+    from the caller's numpy Generator, not all zero), advanced in place. Updates moments,
     magnetisation (3,) and counts (4, 2) in place; returns the energy change (eV).
     """
     total = 0.0
     cos_cone = np.cos(steps[CONE])
     for k in range(order.shape[0]):
         s = order[k]
-        move = moves[k]
+        u = _next_uniform(rng_state) * cumulative[-1]
+        move = 0
+        while move < 3 and u >= cumulative[move]:
+            move += 1
+        u0 = _next_uniform(rng_state)
+        cos_phi, sin_phi = _random_azimuth(rng_state) if move <= CONE else (1.0, 0.0)
         n0, n1, n2, log_w = _propose_one(moments[s, 0], moments[s, 1], moments[s, 2], move,
-                                         steps, cos_cone, max_moment[s], uniforms[k, 0],
-                                         uniforms[k, 1])
+                                         steps, cos_cone, max_moment[s], u0, cos_phi, sin_phi)
         counts[move, 0] += 1
         if log_w == -np.inf:
             continue
         delta = _spin_model_delta(s, n0, n1, n2, first, neighbours, exchange, landau, field,
                                   moments)
-        if _accept(delta, log_w, beta, uniforms[k, 2]):
-            counts[move, 1] += 1
-            magnetisation[0] += n0 - moments[s, 0]
-            magnetisation[1] += n1 - moments[s, 1]
-            magnetisation[2] += n2 - moments[s, 2]
-            moments[s, 0], moments[s, 1], moments[s, 2] = n0, n1, n2
-            total += delta
+        if delta > 0.0 or log_w < 0.0:
+            if not _accept(delta, log_w, beta, _next_uniform(rng_state)):
+                continue
+        counts[move, 1] += 1
+        magnetisation[0] += n0 - moments[s, 0]
+        magnetisation[1] += n1 - moments[s, 1]
+        magnetisation[2] += n2 - moments[s, 2]
+        moments[s, 0], moments[s, 1], moments[s, 2] = n0, n1, n2
+        total += delta
     return total
 
 

@@ -159,12 +159,11 @@ def sweep(potential, state, chain, colours, temperature, rng, limits=None, spin_
         m = spin_model
         order = np.arange(state.n_atoms, dtype=np.int64) if active is None else \
             np.asarray(active, dtype=np.int64)
-        n = order.shape[0]
-        draws = rng.random((n, 4))
-        moves = kernels.choose_moves(probabilities, draws[:, 0])
+        seed = rng.integers(0, 2**64, size=4, dtype=np.uint64)
+        seed[0] |= np.uint64(1)  # never the all-zero state
         chain.energy += kernels.spin_model_sweep(
-            m.first, m.neighbours, m.exchange, m.landau, m.field, chain.moments, order, moves,
-            steps, limits, np.ascontiguousarray(draws[:, 1:]), beta, chain.magnetisation,
+            m.first, m.neighbours, m.exchange, m.landau, m.field, chain.moments, order,
+            np.cumsum(probabilities), steps, limits, seed, beta, chain.magnetisation,
             chain.counts)
         for _ in range(chain.moves.overrelaxation):
             kernels.spin_model_overrelax(m.first, m.neighbours, m.exchange, m.field,
