@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import read_config
+
 QUICK = {"model": "fe-tb2j-abacus", "sizes": [6, 8, 10], "temperatures": "auto",
          "n_sweeps": 3000, "n_equilibration": 500, "seed": 0,
          "moves": {"cone": 0.7, "uniform": 0.3}, "overrelaxation": 2,
@@ -39,17 +41,7 @@ QUICK = {"model": "fe-tb2j-abacus", "sizes": [6, 8, 10], "temperatures": "auto",
 
 def load_config(path):
     """The run configuration: QUICK updated with the JSON file at ``path`` (None: QUICK)."""
-    config = dict(QUICK)
-    if path is not None:
-        try:
-            user = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"cannot read the configuration {path}: {exc}") from exc
-        unknown = set(user) - set(QUICK) - {"lattice", "element", "a", "moment"}
-        if unknown:
-            raise ValueError(f"unknown configuration keys {sorted(unknown)} in {path}")
-        config.update(user)
-    return config
+    return read_config(path, QUICK, extra_keys=("lattice", "element", "a", "moment"))
 
 
 def mean_field_tc(potential, state):

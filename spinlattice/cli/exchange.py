@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import read_config
+
 EXCHANGE = {"model": "fe-tb2j-abacus", "r_max": 5.0, "angles": [10.0, 20.0, 30.0],
             "pairs_per_shell": 1, "method": "energy", "dft_csv": None,
             "dft_systems": ["Abacus_Fe_no_SOC", "Siesta_bccFe"], "output": "exchange-run"}
@@ -41,17 +43,8 @@ STRUCTURE_KEYS = {"lattice", "element", "a", "moment"}
 
 
 def load_config(path, defaults):
-    config = dict(defaults)
-    if path is not None:
-        try:
-            user = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"cannot read the configuration {path}: {exc}") from exc
-        unknown = set(user) - set(defaults) - STRUCTURE_KEYS
-        if unknown:
-            raise ValueError(f"unknown configuration keys {sorted(unknown)} in {path}")
-        config.update(user)
-    return config
+    """``defaults`` updated with the JSON configuration at ``path`` (structure keys allowed)."""
+    return read_config(path, defaults, extra_keys=STRUCTURE_KEYS)
 
 
 def _model_and_state(config, cubic=False):

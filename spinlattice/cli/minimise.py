@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import read_config
+
 DEFAULTS = {"model": "mn3pt", "model_parameters": {}, "a": 3.83, "repeat": [2, 2, 2],
             "structure": None, "magnetic_species": None, "mode": "variable", "n_starts": 20,
             "seed": 2026, "tol": 1e-7, "max_steps": 5000, "energy_tol": 1e-6, "field": None,
@@ -38,19 +40,7 @@ DEFAULTS = {"model": "mn3pt", "model_parameters": {}, "a": 3.83, "repeat": [2, 2
 
 def load_config(path):
     """DEFAULTS updated with the JSON file at ``path`` (None: DEFAULTS). ValueError on bad keys."""
-    config = json.loads(json.dumps(DEFAULTS))
-    if path is not None:
-        try:
-            user = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"cannot read the configuration {path}: {exc}") from exc
-        if not isinstance(user, dict):
-            raise ValueError(f"the configuration {path} must be a JSON object")
-        unknown = set(user) - set(DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown configuration keys {sorted(unknown)} in {path}; known: "
-                             f"{sorted(DEFAULTS)}")
-        config.update(user)
+    config = read_config(path, DEFAULTS)
     if config["mode"] not in ("variable", "fixed"):
         raise ValueError(f"mode must be 'variable' or 'fixed', got {config['mode']!r}")
     return config

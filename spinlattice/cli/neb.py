@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import read_config
+
 DEFAULTS = {"model": "fe_standin", "model_parameters": {}, "element": "Fe",
             "starts": ["FM", "AFM", "NM", "FM->AFM"], "volume": None, "n_images": 9, "k": 0.1,
             "fmax": 1e-4, "max_steps": 3000, "climb": True, "moments": "relax", "scan_points": 21,
@@ -46,21 +48,7 @@ QUICK = {"starts": ["FM"], "n_images": 5, "fmax": 1e-3, "scan_points": 6}
 
 def load_config(path, quick=False):
     """DEFAULTS (updated by QUICK for ``quick``) updated with the JSON file at ``path``."""
-    config = json.loads(json.dumps(DEFAULTS))
-    if quick:
-        config.update(QUICK)
-    if path is not None:
-        try:
-            user = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"cannot read the configuration {path}: {exc}") from exc
-        if not isinstance(user, dict):
-            raise ValueError(f"the configuration {path} must be a JSON object")
-        unknown = set(user) - set(DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown configuration keys {sorted(unknown)} in {path}; known: "
-                             f"{sorted(DEFAULTS)}")
-        config.update(user)
+    config = read_config(path, {**DEFAULTS, **QUICK} if quick else DEFAULTS)
     starts = config["starts"]
     if not isinstance(starts, list) or not starts or any(
             not set(str(s).upper().split("->")) <= {"FM", "AFM", "NM"} or str(s).count("->") > 1
