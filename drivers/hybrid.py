@@ -27,17 +27,15 @@ numbers, bit for bit, as an uninterrupted one with the same seed.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
-from spinlattice.errors import FileFormatError, InputError
+from spinlattice.errors import InputError
 from spinlattice.spinmodel import local_spin_model
 
 from . import md as mdmod
+from .checkpoint import read_checkpoint, write_checkpoint
 from .montecarlo import ChainState, MoveSet, adapt_steps, colour_sites, start_chain, sweep
 
 _VERSION = 1
@@ -239,13 +237,11 @@ def _n_atoms(state):
 # --- checkpoints ---------------------------------------------------------------------------
 def save_hybrid(path, hs, rows, rng):
     """Write ``hs``, the record lists ``rows`` and ``rng``'s state to ``path`` (.npz) atomically."""
-    path = Path(path)
     md, chain, s = hs.md, hs.chain, hs.md.state
-    meta = {"version": _VERSION, "kind": "hybrid", "cycle": hs.cycle, "mc_heat": hs.mc_heat,
+    meta = {"version": _VERSION, "cycle": hs.cycle, "mc_heat": hs.mc_heat,
             "energy": md.energy, "step": md.step, "time": md.time, "heat": md.heat,
             "zero_momentum": md.zero_momentum, "pv": md.pv, "chain_energy": chain.energy,
-            "sweeps": chain.sweeps, "moves": asdict(chain.moves),
-            "rng": rng.bit_generator.state, "bit_generator": type(rng.bit_generator).__name__}
+            "sweeps": chain.sweeps, "moves": asdict(chain.moves)}
     arrays = {"positions": s.positions, "momenta": s.momenta, "masses": s.masses,
               "moments": s.moments, "numbers": s.numbers, "cell": s.cell, "pbc": s.pbc,
               "forces": md.forces, "chain_moments": chain.moments,
@@ -254,10 +250,7 @@ def save_hybrid(path, hs, rows, rng):
         arrays["stress"] = md.stress
     for key in RECORDS:
         arrays["rec_" + key] = np.array(rows[key], dtype=float)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
-    os.replace(tmp, path)
+    write_checkpoint(path, "hybrid MD/MC", meta, arrays, rng)
 
 
 def load_hybrid(path, rng):
@@ -265,21 +258,10 @@ def load_hybrid(path, rng):
     the file does not exist. Raises FileFormatError for a damaged or foreign file."""
     from spinlattice.state import SpinLatticeState
 
-    path = Path(path)
-    if not path.exists():
+    loaded = read_checkpoint(path, "hybrid MD/MC", _VERSION, rng)
+    if loaded is None:
         return None
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            a = {k: data[k] for k in data.files if k != "meta"}
-    except Exception as exc:  # zip/npz/json errors of a damaged file
-        raise FileFormatError(f"{path}: not a readable hybrid MD/MC checkpoint ({exc})") from exc
-    if meta.get("kind") != "hybrid" or meta.get("version") != _VERSION:
-        raise FileFormatError(f"{path}: not a version-{_VERSION} hybrid MD/MC checkpoint")
-    if meta["bit_generator"] != type(rng.bit_generator).__name__:
-        raise FileFormatError(f"{path}: saved with a {meta['bit_generator']} generator, "
-                              f"resumed with {type(rng.bit_generator).__name__}")
-    rng.bit_generator.state = meta["rng"]
+    meta, a = loaded
     state = SpinLatticeState(positions=a["positions"], numbers=a["numbers"], cell=a["cell"],
                              pbc=a["pbc"], moments=a["moments"], momenta=a["momenta"],
                              masses=a["masses"])
