@@ -51,11 +51,20 @@ def child(spec):
     pot = MMACEPotential(model)
     props = ("energy",) if spec["mode"] == "energy" else (
         "energy", "forces", "stress", "magnetic_forces")
-    pot.compute(state, props)  # warm-up
+    if spec["mode"] == "local":  # batched MC proposals; the base pass is cached by the potential
+        sites = rng.choice(len(atoms), size=spec["proposals"], replace=False)
+        new = rng.normal(size=(len(sites), 3))
+
+        def work():
+            pot.local_energy_changes(state, sites, new)
+    else:
+        def work():
+            pot.compute(state, props)
+    work()  # warm-up (and, for "local", the cached base pass)
     times, t_end = [], time.perf_counter() + spec["budget"]
     while not times or (time.perf_counter() < t_end and len(times) < 5):
         t0 = time.perf_counter()
-        pot.compute(state, props)
+        work()
         times.append(time.perf_counter() - t0)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB
     print(json.dumps(dict(seconds=min(times), reps=len(times), rss_mib=rss,
@@ -74,7 +83,11 @@ def run_case(spec, allocator):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def cases(quick):
+def cases(quick, local=False):
+    if local:  # rate = proposals/s (reported in the atoms/s column), ratio vs energy-only
+        return [dict(name="paper-nonSOC", config=PAPER, soc=False, atoms=n, dtype="float64",
+                     mode=mode, budget=20, proposals=128)
+                for n in ([128] if quick else [1024]) for mode in ("energy", "local")]
     out = []
     sizes = [128] if quick else [128, 1024, 3456]
     for n in sizes:
@@ -96,6 +109,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--child")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--local", action="store_true",
+                    help="only the MC case: 128 single-site proposals per call vs one energy")
     ap.add_argument("--allocator", choices=["jemalloc", "glibc"],
                     default="jemalloc" if os.path.exists(JEMALLOC) else "glibc")
     args = ap.parse_args()
@@ -104,19 +119,20 @@ def main():
     print(f"# mMACE benchmark, torch threads = 2, allocator = {args.allocator}, "
           f"load average at start = {os.getloadavg()[0]:.1f}")
     base = {}
-    for spec in cases(args.quick):
+    for spec in cases(args.quick, args.local):
         res = run_case(spec, args.allocator)
         label = f"{spec['name']:16s} N={spec['atoms']:5d} {spec['dtype']:7s} {spec['mode']:6s}"
         if "error" in res:
             print(f"{label} ERROR {res['error']}", flush=True)
             continue
-        rate = res["n"] / res["seconds"]
+        rate = (spec["proposals"] if spec["mode"] == "local" else res["n"]) / res["seconds"]
         key = (spec["name"], spec["atoms"])
-        if spec["dtype"] == "float64" and spec["mode"] == "full":
+        if spec["dtype"] == "float64" and spec["mode"] == ("energy" if args.local else "full"):
             base[key] = rate
         ratio = rate / base[key] if key in base else float("nan")
-        print(f"{label} {rate:9.1f} atoms/s  peak {res['rss_mib']:7.0f} MiB  "
-              f"params {res['params']:7d}  x{ratio:5.2f} vs f64-full  reps {res['reps']}",
+        unit = "props/s" if spec["mode"] == "local" else "atoms/s"
+        print(f"{label} {rate:9.1f} {unit}  peak {res['rss_mib']:7.0f} MiB  "
+              f"params {res['params']:7d}  x{ratio:5.2f} vs {'energy' if args.local else 'f64-full'}  reps {res['reps']}",
               flush=True)
 
 

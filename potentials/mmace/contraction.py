@@ -38,6 +38,11 @@ def natural_order(l_pos, l_mag):
     return np.array(perm, dtype=np.int64)
 
 
+def _pair(u, v):
+    """Unordered pair key of two component indices."""
+    return (min(int(u), int(v)), max(int(u), int(v)))
+
+
 #: Largest dense folded tensor (paths × pairs × third indices) before falling back to sparse.
 MAX_FOLDED = 4_000_000
 
@@ -90,8 +95,8 @@ class SymmetricContraction(torch.nn.Module):
 
     def _init_sparse(self, i1, v1, p1, a2, b2, v2, p2, a3, b3, c3, v3, p3, dtype):
         pairs = {}
-        s2 = [pairs.setdefault((min(int(x), int(y)), max(int(x), int(y))), len(pairs)) for x, y in zip(a2, b2)]
-        s3 = [pairs.setdefault((min(int(x), int(y)), max(int(x), int(y))), len(pairs)) for x, y in zip(a3, b3)]
+        s2 = [pairs.setdefault(_pair(x, y), len(pairs)) for x, y in zip(a2, b2)]
+        s3 = [pairs.setdefault(_pair(x, y), len(pairs)) for x, y in zip(a3, b3)]
         arrays = dict(i1=i1, p1=p1, pa=[k[0] for k in pairs], pb=[k[1] for k in pairs], s2=s2,
                       p2=p2, s3=s3, c3=c3, p3=p3)
         for name, arr in arrays.items():
@@ -106,8 +111,8 @@ class SymmetricContraction(torch.nn.Module):
         # factor c of the monomial, so c runs over few components; then map to natural order
         low, x, y = (self._nat[v] for v in (a3, b3, c3))
         pairs = {}
-        s2 = [pairs.setdefault((min(int(u), int(v)), max(int(u), int(v))), len(pairs)) for u, v in zip(a2, b2)]
-        s3 = [pairs.setdefault((min(int(u), int(v)), max(int(u), int(v))), len(pairs)) for u, v in zip(x, y)]
+        s2 = [pairs.setdefault(_pair(u, v), len(pairs)) for u, v in zip(a2, b2)]
+        s3 = [pairs.setdefault(_pair(u, v), len(pairs)) for u, v in zip(x, y)]
         cset = sorted(set(int(c) for c in low))
         cpos = {c: n for n, c in enumerate(cset)}
         n_s, n_c = len(pairs), len(cset)

@@ -152,8 +152,9 @@ def _singles(b, spin_orbit):
 class CouplingSpec:
     """Sparse invariant tensors for ν = 1, 2, 3 on a D-dimensional atomic basis.
 
-    ``nu1``: (idx (P1,), val (P1,)); ``nu2``: (a, b, val, path) with a ≤ b; ``nu3``: (a, b, c, val,
-    path) with a ≤ b ≤ c after symmetrisation. ``n_paths = (P1, P2, P3)``.
+    Entries are in the block-flat index of :func:`make_blocks`. ``nu1``: (idx, val, path);
+    ``nu2``: (a, b, val, path) with a ≤ b; ``nu3``: (a, b, c, val, path) with a ≤ b ≤ c after
+    symmetrisation. ``n_paths = (P1, P2, P3)``; ``labels`` name the blocks of each path.
     """
 
     dim: int
