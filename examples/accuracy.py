@@ -26,6 +26,23 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
+HOWTO = """## How the runs are made
+
+    python examples/train_fe.py --variant magnetic      # and --variant nonmagnetic
+    python examples/train_nio.py --variant soc          # and --variant nosoc
+    python examples/finetune_fe.py                      # pre-train, then the N-frame study
+    python examples/accuracy.py                         # this file
+
+Each recipe writes a run directory (``runs/...``: config.json, split.json, log.jsonl,
+checkpoint.pt, best.pt, model.pt, metrics.json, metrics.md, parity.png,
+learning_curves.png); a run started again resumes from its checkpoint. The same pipeline is
+on the command line: ``spinlattice train CONFIG``, ``spinlattice finetune CONFIG --from
+CHECKPOINT``, ``spinlattice evaluate CHECKPOINT DATA`` (configuration keys:
+``spinlattice/cli/train.py`` and ``potentials/training/config.py``). The reported model is the
+EMA of the weights at the best validation step. ``max_time_s`` counts per invocation.
+"""
+
+
 def _load(path):
     p = Path(path)
     return json.loads(p.read_text()) if p.exists() else None
@@ -119,6 +136,8 @@ def main(argv=None):
     p.add_argument("--nio-data", default=str(NIO_DATA))
     p.add_argument("--cache", default="runs/cache/fe.pkl")
     p.add_argument("--output", default=str(HERE.parent / "docs" / "accuracy.md"))
+    p.add_argument("--notes", default=str(HERE.parent / "docs" / "accuracy_notes.md"),
+                   help="hand-written status / what-remains text appended verbatim")
     a = p.parse_args(argv)
     if a.run:
         run_recipes(a.fe_data, a.nio_data)
@@ -223,6 +242,9 @@ def main(argv=None):
           "not committed)\n")
     else:
         w("Not run yet.\n")
+    w(HOWTO)
+    if Path(a.notes).exists():
+        w(Path(a.notes).read_text())
     text = "\n".join(out)
     Path(a.output).parent.mkdir(parents=True, exist_ok=True)
     Path(a.output).write_text(text + "\n")

@@ -23,7 +23,7 @@ TEST_TYPES = ["MD-bcc_Te300K", "point_def"]
 
 
 def config(data, variant="magnetic", output=None, minutes=40.0, steps=100000, threads=None,
-           cache=None, channels=16):
+           cache=None, channels=16, stress_weight=1.0):
     return {
         "data": {"path": str(data), "cache": cache, "zero_moments": variant == "nonmagnetic"},
         "split": {"group_key": "config_type", "test_groups": TEST_TYPES, "test_fraction": 0.1,
@@ -33,7 +33,7 @@ def config(data, variant="magnetic", output=None, minutes=40.0, steps=100000, th
                   "radial_hidden": 16, "readout_hidden": 0, "spin_orbit": False,
                   "dtype": "float32", "seed": 0},
         "loss": {"kind": "huber", "huber_delta": 0.01, "energy": 1.0, "forces": 100.0,
-                 "stress": 1.0, "magnetic_forces": 100.0},
+                 "stress": stress_weight, "magnetic_forces": 100.0},
         "optim": {"lr": 0.01, "amsgrad": True, "batch_size": 4, "max_steps": steps,
                   "schedule": "cosine", "lr_min_factor": 0.02, "ema_decay": 0.99, "clip": 10.0,
                   "max_time_s": 60.0 * minutes},
@@ -53,9 +53,12 @@ def main(argv=None):
     p.add_argument("--threads", type=int)
     p.add_argument("--channels", type=int, default=16)
     p.add_argument("--cache", default="runs/cache/fe.pkl", help="pickle cache of the parsed data")
+    p.add_argument("--stress-weight", type=float, default=1.0,
+                   help="loss weight of the stress (eV/Å³) term (paper: 1)")
     a = p.parse_args(argv)
     from spinlattice.potentials.training import train
-    cfg = config(a.data, a.variant, a.output, a.minutes, a.steps, a.threads, a.cache, a.channels)
+    cfg = config(a.data, a.variant, a.output, a.minutes, a.steps, a.threads, a.cache, a.channels,
+                 a.stress_weight)
     res = train(cfg)
     print(json.dumps({k: res["metrics"].get("test", {}).get("overall") for k in ["test"]}, indent=1))
 

@@ -35,14 +35,15 @@ DEFAULTS = {
         "radial_hidden": 16, "readout_hidden": 0, "avg_num_neighbors": "auto",
         "wall_strength": 1.0, "chunk_size": 4096, "dtype": "float32", "seed": 0,
     },
-    "one_body": {"fit": True, "magnetic": True, "smoothness": 1e-6, "ridge": 1e-8,
+    # magnetic "auto": fit E0_z(|m|) only when the training frames carry magnetic forces
+    "one_body": {"fit": True, "magnetic": "auto", "smoothness": 1e-6, "ridge": 1e-8,
                  "n_grid": 200, "scale": "auto"},
     "loss": {"kind": "huber", "huber_delta": 0.01, "energy": 1.0, "forces": 100.0,
              "stress": 1.0, "magnetic_forces": 100.0, "group_weights": {}},
     "optim": {"optimizer": "adamw", "amsgrad": True, "lr": 0.01, "weight_decay": 0.0,
               "clip": 10.0, "schedule": "cosine", "warmup_steps": 0, "lr_min_factor": 0.02,
               "ema_decay": 0.99, "batch_size": 4, "max_steps": 1000, "max_time_s": None},
-    "finetune": {"freeze": [], "refit_one_body": False},
+    "finetune": {"freeze": [], "refit_one_body": "shift"},  # "shift" | true (full refit) | false
     "augment_spin_rotation": "auto",
     "eval_every": 100, "eval_batch_size": 8, "checkpoint_every": 100, "log_every": 10,
     "seed": 0, "threads": None, "output": "train-run", "plots": True, "resume": True,

@@ -87,9 +87,19 @@ def build_model(cfg, frames):
 
 
 def fit_and_freeze_one_body(model, frames, ocfg, log=print):
-    """Least-squares E0s / E0_z(|m|) into the model's buffers; readout scale; returns the fit."""
+    """Least-squares E0s / E0_z(|m|) into the model's buffers; readout scale; returns the fit.
+
+    ``magnetic: "auto"`` fits E0_z(|m|) only if some frame has magnetic forces. From total
+    energies alone the magnitude term is confounded with everything that correlates with |m|
+    across a data set: on fe_npj2021 (no magnetic forces; |m| shrinks under compression) it
+    took up −1.8 eV at 2.2 μB, which the network then had to cancel between frames that differ
+    only in magnetic order (docs/accuracy.md).
+    """
+    magnetic = ocfg["magnetic"]
+    if magnetic == "auto":
+        magnetic = any(f.magnetic_forces is not None for f in frames)
     fit = fit_one_body(frames, model.species, model.config["m_max"],
-                       model.onebody.shape[1], magnetic=ocfg["magnetic"],
+                       model.onebody.shape[1], magnetic=bool(magnetic),
                        smoothness=ocfg["smoothness"], ridge=ocfg["ridge"], n_grid=ocfg["n_grid"])
     apply_one_body(model, fit)
     scale = ocfg["scale"]
@@ -98,9 +108,37 @@ def fit_and_freeze_one_body(model, frames, ocfg, log=print):
         scale = float(np.sqrt(np.mean(f**2))) or 1.0
     with torch.no_grad():
         model.scale.fill_(float(scale))
-    log(f"one-body fit on {fit['n_frames']} frames: E0 = {fit['e0']} eV, residual RMSE "
+    log(f"one-body fit (magnetic {bool(magnetic)}) on {fit['n_frames']} frames: E0 = {fit['e0']} eV, residual RMSE "
         f"{1e3 * fit['rmse_per_atom']:.1f} meV/atom; readout scale {float(scale):.4g}")
     return fit
+
+
+def shift_e0(model, frames, log=print, batch_size=16):
+    """Fine-tuning: E0_z += ΔE0_z, the least-squares per-element shift of the model's energy
+    residuals on ``frames``: minimise Σ_f (r_f/N_f − Σ_z n_fz ΔE0_z/N_f)², r_f = E_f − E_model,f.
+    Corrects a different energy reference (or an extrapolating one-body level) on the new data
+    without touching what the network learned. Returns {Z: ΔE0_z}."""
+    from spinlattice.potentials.mmace.graph import build_graph
+
+    used = [f for f in frames if f.energy is not None]
+    if not used:
+        return {}
+    pred = []
+    with torch.no_grad():
+        for a in range(0, len(used), batch_size):
+            chunk = used[a:a + batch_size]
+            g = build_graph([f.state for f in chunk], model.species_index, model.r_max,
+                            model.dtype, model.device)
+            e = model.site_energies(g)
+            pred += torch.zeros(len(chunk), dtype=e.dtype).index_add(0, g.batch, e).tolist()
+    A = np.array([[np.sum(f.state.numbers == z) / f.n_atoms for z in model.species] for f in used])
+    r = np.array([(f.energy - p) / f.n_atoms for f, p in zip(used, pred)])
+    delta, *_ = np.linalg.lstsq(A, r, rcond=None)
+    for z, d in zip(model.species, delta):
+        model.set_one_body(z, e0=float(model.e0[model.species_index[z]]) + float(d))
+    log(f"fine-tuning E0 shift on {len(used)} frames: {dict(zip(model.species, delta.round(4)))} eV "
+        f"(residual RMS per atom before {1e3 * np.sqrt(np.mean(r**2)):.1f} meV)")
+    return dict(zip(model.species, delta))
 
 
 def _check_species(model, frames):
@@ -275,7 +313,9 @@ def train(config, init_model=None, finetune=False, callback=None, log=print):
     elif init_model is not None:
         model = init_model.to(_dtype(cfg["model"]["dtype"]))
         _check_species(model, sets["train"] + sets["valid"] + sets["test"])
-        if cfg["finetune"]["refit_one_body"]:
+        if cfg["finetune"]["refit_one_body"] == "shift":
+            shift_e0(model, sets["train"], log)
+        elif cfg["finetune"]["refit_one_body"]:
             fit_and_freeze_one_body(model, sets["train"], cfg["one_body"], log)
     else:
         model = build_model(cfg, sets["train"])
