@@ -15,6 +15,7 @@ The non-magnetic model sees identical inputs, so it predicts ΔE = 0 exactly.
 import argparse
 import itertools
 import json
+import shutil
 import subprocess
 import sys
 from collections import defaultdict
@@ -114,6 +115,24 @@ def order_errors(model_path, frames, pairs, zero_moments):
                       for a, b in pairs]) * 1e3
     pred_d = np.array([pred[a] - pred[b] for a, b in pairs]) * 1e3
     return pred_d - ref_d, ref_d
+
+
+def _study_table(w, run, lr):
+    study = _load(run / "study.json")
+    if not study:
+        w(f"Fine-tuning lr {lr}: not run.\n")
+        return
+    w(f"Fine-tuning lr {lr} (scratch: lr 1e-2); {run}:\n")
+    w("| N frames | test E RMSE fine-tune / scratch [meV/atom] | test F RMSE fine-tune / "
+      "scratch [meV/Å] | test σ RMSE fine-tune / scratch [GPa] |")
+    w("|---|---|---|---|")
+    for r in study:
+        f_, s_ = r.get("finetune"), r.get("scratch")
+        if not (f_ and s_):
+            continue
+        w(f"| {r['n_train']} | {f_['energy']:.1f} / {s_['energy']:.1f} | "
+          f"{f_['forces']:.0f} / {s_['forces']:.0f} | {f_['stress']:.2f} / {s_['stress']:.2f} |")
+    w("")
 
 
 def run_recipes(fe_data, nio_data):
@@ -223,25 +242,37 @@ def main(argv=None):
 
     # --- fine-tuning
     w("## Fine-tuning pays (Fe)\n")
-    study = _load(runs / "fe_finetune" / "study.json")
     pre = run_summary(runs / "fe_finetune" / "pretrain")
     w("Pre-training on all Fe config types except BCC-HCP-transition, liquid_nonmag and "
-      "liquid_mag_old; then fine-tuning (lr 5e-4, clip 10) or training from scratch (lr 1e-2), "
-      "same steps, on N frames of those held-out types; test = 30 % of the held-out types.\n")
+      "liquid_mag_old; then, on N frames of those held-out types, fine-tuning (E0 shifted by the "
+      "least-squares residual, then all weights, clip 10) or training from scratch (lr 1e-2), "
+      "same number of steps; test = 30 % of the held-out types (69 frames).\n")
     if pre:
-        w(f"Pre-training: {pre['steps']} steps, {pre['minutes']:.0f} min, {pre['params']} parameters.\n")
-    if study:
-        w("| N frames | test E RMSE fine-tune / scratch [meV/atom] | test F RMSE fine-tune / "
-          "scratch [meV/Å] | test σ RMSE fine-tune / scratch [GPa] |")
-        w("|---|---|---|---|")
-        for r in study:
-            f_, s_ = r["finetune"], r["scratch"]
-            w(f"| {r['n_train']} | {f_['energy']:.1f} / {s_['energy']:.1f} | "
-              f"{f_['forces']:.0f} / {s_['forces']:.0f} | {f_['stress']:.2f} / {s_['stress']:.2f} |")
-        w("\n![learning curve](../runs/fe_finetune/learning_curve.png) (in the run directory; "
-          "not committed)\n")
-    else:
-        w("Not run yet.\n")
+        w(f"Pre-training: {pre['steps']} steps, {pre['minutes']:.0f} min, {pre['params']} "
+          "parameters.\n")
+    for sub, lr in (("fe_finetune", "5e-4 (paper)"), ("fe_finetune_lr2e-3", "2e-3")):
+        _study_table(w, runs / sub, lr)
+    figs = Path(a.output).parent / "accuracy_figures"
+    copied = []
+    for src, name in ((runs / "fe_magnetic" / "parity.png", "fe_magnetic_parity.png"),
+                      (runs / "fe_nonmagnetic" / "parity.png", "fe_nonmagnetic_parity.png"),
+                      (runs / "fe_magnetic" / "learning_curves.png", "fe_magnetic_learning.png"),
+                      (runs / "nio_soc" / "parity.png", "nio_soc_parity.png"),
+                      (runs / "nio_nosoc" / "parity.png", "nio_nosoc_parity.png"),
+                      (runs / "fe_finetune" / "learning_curve.png", "fe_finetune_curve.png"),
+                      (runs / "fe_finetune_lr2e-3" / "learning_curve.png",
+                       "fe_finetune_curve_lr2e-3.png")):
+        if src.exists():
+            figs.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, figs / name)
+            copied.append(name)
+    if copied:
+        w("## Figures\n")
+        w("Parity plots (train/valid/test), learning curves and the fine-tuning curve, copied "
+          "from the run directories:\n")
+        for name in copied:
+            w(f"- [{name}](accuracy_figures/{name})")
+        w("")
     w(HOWTO)
     if Path(a.notes).exists():
         w(Path(a.notes).read_text())

@@ -23,10 +23,10 @@ TEST_SOURCE = "deepmd-kit:examples/spin/data_reformat/data_2/set.000"
 
 
 def config(data, variant="soc", output=None, minutes=15.0, steps=3000, threads=None, cache=None,
-           channels=16):
+           channels=16, test_source=TEST_SOURCE):
     return {
         "data": {"path": str(data), "cache": cache},
-        "split": {"group_key": "source_file", "test_groups": [TEST_SOURCE], "valid_fraction": 0.1,
+        "split": {"group_key": "source_file", "test_groups": [test_source], "valid_fraction": 0.1,
                   "seed": 0},
         "model": {"channels": channels, "n_layers": 1, "correlation": 2, "r_max": 4.5,
                   "l_pos_max": 2, "l_mag_max": 1, "n_bessel": 8, "n_mag_basis": 6,
@@ -53,10 +53,12 @@ def main(argv=None):
     p.add_argument("--threads", type=int)
     p.add_argument("--channels", type=int, default=16)
     p.add_argument("--cache", default="runs/cache/nio.pkl")
+    p.add_argument("--test-folder", default="data_2", choices=["data_0", "data_1", "data_2"],
+                   help="source folder held out as the test set")
     a = p.parse_args(argv)
     from spinlattice.potentials.training import train
     res = train(config(a.data, a.variant, a.output, a.minutes, a.steps, a.threads, a.cache,
-                       a.channels))
+                       a.channels, TEST_SOURCE.replace("data_2", a.test_folder)))
     print(json.dumps(res["metrics"].get("test", {}).get("overall"), indent=1))
 
 
