@@ -114,6 +114,13 @@ def test_local_energy_changes_many_proposals(layers):
     moments[sites[0]] = new[0]
     full = pot.compute(other.replace(moments=moments))["energy"] - pot.compute(other)["energy"]
     assert abs(de2[0] - full) <= 1e-10
+    # ... nor when the model's parameters change in place (training, one-body fit)
+    pot.model.set_one_body(26, coefficients=[0.3, 0.0, 0.0, 0.0])
+    with torch.no_grad():
+        pot.model.w_out[0].mul_(2.0)
+    de3 = pot.local_energy_changes(other, sites[:1], new[:1])
+    full = pot.compute(other.replace(moments=moments))["energy"] - pot.compute(other)["energy"]
+    assert abs(de3[0] - full) <= 1e-10 and abs(de3[0] - de2[0]) > 1e-8
 
 
 def test_batch_equals_single_and_float32():

@@ -89,8 +89,11 @@ class MMACEPotential:
 
     # ------------------------------------------------------------------ local ΔE for MC
     def _base(self, state):
-        """No-grad full pass of ``state`` (cached while the state's arrays are unchanged)."""
-        key = (state.positions, state.numbers, state.cell, np.asarray(state.pbc), state.moments)
+        """No-grad full pass of ``state``, cached while the state's arrays and the model's
+        tensors (their in-place ``_version`` counters: training steps, ``set_one_body``) are
+        unchanged."""
+        key = (state.positions, state.numbers, state.cell, np.asarray(state.pbc), state.moments,
+               np.array([t._version for t in (*self.model.parameters(), *self.model.buffers())]))
         if self._cache is not None and all(
                 a.shape == b.shape and np.array_equal(a, b) for a, b in zip(self._cache[0], key)):
             return self._cache[1]
