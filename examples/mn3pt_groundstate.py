@@ -10,7 +10,7 @@
    the kagome normal L·δ with δ ≈ (2√2/3)K_eff/(12|J₁|), and the gap to the best collinear
    state, (2/3)|J₁|L² per Mn at fixed length.
 The mMACE version of this search (a model trained on configurations labelled by this synthetic
-Hamiltonian) waits for the training issue.
+Hamiltonian) is examples/mn3pt_mmace.py.
 """
 
 import json
