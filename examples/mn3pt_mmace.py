@@ -181,7 +181,7 @@ def gap_errors(pot, output=OUTPUT):
             "gap_error_meV_per_Mn": gap_m - gap_a}
 
 
-def search(pot, n_starts=20, collinear_starts=4, seed=2026, tol=1e-5, max_steps=2000):
+def search(pot, n_starts=20, collinear_starts=4, seed=2026, tol=1e-6, max_steps=2000):
     """The search of examples/mn3pt_groundstate.py (variable length) with ``pot``."""
     from spinlattice.drivers.groundstate import collinear_search, search_ground_state
     from spinlattice.potentials.mn3pt import mn3pt_state
@@ -227,7 +227,7 @@ def main(argv=None):
     p.add_argument("--n-starts", type=int, default=20)
     p.add_argument("--collinear-starts", type=int, default=4,
                    help="random ± starts besides the 8 whole-sublattice patterns")
-    p.add_argument("--tol", type=float, default=1e-5, help="minimiser tolerance, eV/μB")
+    p.add_argument("--tol", type=float, default=1e-6, help="minimiser tolerance, eV/μB")
     a = p.parse_args(argv)
     out = Path(a.output)
     if a.stage in ("data", "all"):
