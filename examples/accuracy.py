@@ -54,7 +54,14 @@ def _time_s(run):
     if not log.exists():
         return None
     t = [json.loads(x).get("time_s", 0) for x in log.read_text().splitlines() if x.strip()]
-    return max(t) if t else None
+    if not t:
+        return None
+    total, last = 0.0, 0.0  # time_s restarts at every invocation (resumed runs): sum segments
+    for x in t:
+        if x < last:
+            total += last
+        last = x
+    return total + last
 
 
 def _cell(stats, prop, rel=False):
