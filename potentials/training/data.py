@@ -29,6 +29,7 @@ import numpy as np
 
 from spinlattice.errors import InputError
 from spinlattice.io import read_extxyz
+from spinlattice.sphere import random_rotation
 
 CACHE_VERSION = 1
 
@@ -147,15 +148,6 @@ def epoch_batches(n_frames, batch_size, seed, epoch, shuffle=True):
     order = (np.random.default_rng([int(seed), int(epoch)]).permutation(n_frames) if shuffle
              else np.arange(n_frames))
     return [order[i:i + batch_size] for i in range(0, n_frames, batch_size)]
-
-
-def random_rotation(rng):
-    """A uniformly random proper rotation matrix (3,3) (QR of a Gaussian matrix, sign-fixed)."""
-    q, r = np.linalg.qr(rng.standard_normal((3, 3)))
-    q = q * np.sign(np.diag(r))
-    if np.linalg.det(q) < 0:
-        q[:, 0] = -q[:, 0]
-    return q
 
 
 def rotate_spins(frame, rotation):
