@@ -7,6 +7,18 @@ import json
 from pathlib import Path
 
 
+def read_json_object(path):
+    """The JSON object in the file ``path``; ValueError naming the file if it is missing,
+    unreadable, not JSON or not an object."""
+    try:
+        user = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read the configuration {path}: {exc}") from exc
+    if not isinstance(user, dict):
+        raise ValueError(f"the configuration {path} must be a JSON object")
+    return user
+
+
 def read_config(path, defaults, extra_keys=()):
     """A deep copy of ``defaults`` updated with the JSON object in ``path`` (None: defaults).
 
@@ -16,12 +28,7 @@ def read_config(path, defaults, extra_keys=()):
     config = copy.deepcopy(defaults)
     if path is None:
         return config
-    try:
-        user = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read the configuration {path}: {exc}") from exc
-    if not isinstance(user, dict):
-        raise ValueError(f"the configuration {path} must be a JSON object")
+    user = read_json_object(path)
     unknown = set(user) - set(defaults) - set(extra_keys)
     if unknown:
         raise ValueError(f"unknown configuration keys {sorted(unknown)} in {path}; known: "

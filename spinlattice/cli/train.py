@@ -20,17 +20,11 @@ learning_curves.png. Ctrl-C writes a checkpoint and exits with status 130.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from .config import read_json_object
 
 
 def _load(path, output):
-    try:
-        cfg = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read the configuration {path}: {exc}") from exc
-    if not isinstance(cfg, dict):
-        raise ValueError(f"{path}: the configuration must be a JSON object")
+    cfg = read_json_object(path)
     if output:
         cfg["output"] = output
     return cfg
