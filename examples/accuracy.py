@@ -4,7 +4,8 @@
                                 [--fe-data ...] [--nio-data ...]
 
 ``--run`` first runs the recipes (examples/train_fe.py magnetic and nonmagnetic,
-examples/train_nio.py soc and nosoc, examples/finetune_fe.py), ≈ 2.5 h on 2 cores in all;
+examples/train_nio.py soc and nosoc with data_2 and data_0 held out, examples/finetune_fe.py
+at lr 5e-4 and 2e-3), ≈ 3.5 h on 2 cores one after the other (run from the repository root);
 without it the script only reads what is in ``--runs`` (metrics.json, log.jsonl, study.json)
 and marks missing runs as not run. It also computes the "moments matter" check: all groups of
 Fe frames with identical positions and cell but different moments (magnetic orders); for every
@@ -149,6 +150,16 @@ def run_recipes(fe_data, nio_data):
                  ["finetune_fe.py"]):
         data = nio_data if "nio" in args[0] else fe_data
         subprocess.run([py, str(HERE / args[0]), *args[1:], "--data", str(data)], check=True)
+    subprocess.run([py, str(HERE / "train_nio.py"), "--variant", "soc", "--test-folder", "data_0",
+                    "--output", "runs/nio_soc_test0", "--data", str(nio_data)], check=True)
+    subprocess.run([py, str(HERE / "train_nio.py"), "--variant", "nosoc", "--test-folder", "data_0",
+                    "--output", "runs/nio_nosoc_test0", "--data", str(nio_data)], check=True)
+    second = Path("runs/fe_finetune_lr2e-3")  # second learning rate, same pre-trained model
+    second.mkdir(parents=True, exist_ok=True)
+    if not (second / "pretrain").exists():
+        (second / "pretrain").symlink_to(Path("../fe_finetune/pretrain"))
+    subprocess.run([py, str(HERE / "finetune_fe.py"), "--stage", "study", "--finetune-lr", "2e-3",
+                    "--output", str(second), "--data", str(fe_data)], check=True)
 
 
 def main(argv=None):

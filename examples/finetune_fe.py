@@ -2,7 +2,7 @@
 frames of held-out config types, compare with training from scratch on the same frames.
 
     python examples/finetune_fe.py [--data ...fe_npj2021.extxyz.gz] [--stage pretrain|study|all]
-                                   [--pretrain-minutes 15] [--steps 300] [--output runs/fe_finetune]
+                                   [--pretrain-minutes 15] [--steps 1000] [--output runs/fe_finetune]
 
 Pre-training data: every config type except the targets BCC-HCP-transition, liquid_nonmag and
 liquid_mag_old (5 % validation). Target data (229 frames): 30 % random test, 10 % validation,
@@ -51,7 +51,7 @@ def main(argv=None):
     p.add_argument("--data", default=str(DEFAULT_DATA))
     p.add_argument("--stage", choices=["pretrain", "study", "all"], default="all")
     p.add_argument("--pretrain-minutes", type=float, default=15.0)
-    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--sizes", default="10,30,100,all")
     p.add_argument("--finetune-lr", type=float, default=5e-4, help="paper: 5e-4")
     p.add_argument("--threads", type=int)

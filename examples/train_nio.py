@@ -2,7 +2,7 @@
 DeePMD-kit spin example): train on two source folders, test on the third; ≤ 1 h on 2 cores.
 
     python examples/train_nio.py [--data ../shared/data/nio_deltaspin/nio_deltaspin.extxyz.gz]
-                                 [--variant soc|nosoc] [--minutes 15] [--output DIR]
+                                 [--variant soc|nosoc] [--minutes 20] [--output DIR]
 
 Split: frames of source folder data_2 (31) are the test set; 10 % of data_0 + data_1 (120)
 are validation, the rest training (seed 0). |m_Ni| is fixed at 1.2737 μB in the data, so the
@@ -48,8 +48,8 @@ def main(argv=None):
     p.add_argument("--data", default=str(DEFAULT_DATA))
     p.add_argument("--variant", choices=["soc", "nosoc"], default="soc")
     p.add_argument("--output")
-    p.add_argument("--minutes", type=float, default=15.0)
-    p.add_argument("--steps", type=int, default=3000, help="cosine schedule length")
+    p.add_argument("--minutes", type=float, default=20.0)
+    p.add_argument("--steps", type=int, default=2000, help="cosine schedule length")
     p.add_argument("--threads", type=int)
     p.add_argument("--channels", type=int, default=16)
     p.add_argument("--cache", default="runs/cache/nio.pkl")
