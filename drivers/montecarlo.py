@@ -136,8 +136,11 @@ def start_chain(potential, state, moves=None, active=None):
 
 
 def _site_limits(potential, numbers):
-    limits = moment_limits(potential)
-    return np.array([limits.get(int(z), np.inf) for z in numbers], dtype=float)
+    """Largest allowed |m| of every site (N,), inf where the potential sets none."""
+    limits = np.full(len(numbers), np.inf)
+    for z, m_max in moment_limits(potential).items():
+        limits[numbers == z] = m_max
+    return limits
 
 
 def sweep(potential, state, chain, colours, temperature, rng, limits=None, spin_model=None,
