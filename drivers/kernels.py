@@ -161,16 +161,22 @@ def apply_accepted(moments, sites, new_moments, accepted, delta_e, moves, magnet
     return total
 
 
+@nb.njit(cache=True, inline="always")
+def _choose_move(cumulative, u):
+    """Move code for a uniform u ∈ [0, 1) and cumulative move probabilities (n_moves,)."""
+    m = 0
+    while m < cumulative.shape[0] - 1 and u * cumulative[-1] >= cumulative[m]:
+        m += 1
+    return m
+
+
 @nb.njit(cache=True)
 def choose_moves(probabilities, uniforms):
-    """Move code of each proposal from cumulative ``probabilities`` (n_moves,) and uniforms (K,)."""
+    """Move code of each proposal from ``probabilities`` (n_moves,) and uniforms (K,)."""
     cumulative = np.cumsum(probabilities)
     out = np.empty(uniforms.shape[0], dtype=np.int64)
     for k in range(uniforms.shape[0]):
-        m = 0
-        while m < cumulative.shape[0] - 1 and uniforms[k] >= cumulative[m] * (1.0 / cumulative[-1]):
-            m += 1
-        out[k] = m
+        out[k] = _choose_move(cumulative, uniforms[k])
     return out
 
 
@@ -254,10 +260,7 @@ def spin_model_sweep(first, neighbours, exchange, landau, field, moments, order,
     cos_cone = np.cos(steps[CONE])
     for k in range(order.shape[0]):
         s = order[k]
-        u = _next_uniform(rng_state) * cumulative[-1]
-        move = 0
-        while move < 3 and u >= cumulative[move]:
-            move += 1
+        move = _choose_move(cumulative, _next_uniform(rng_state))
         u0 = _next_uniform(rng_state)
         cos_phi, sin_phi = _random_azimuth(rng_state) if move <= CONE else (1.0, 0.0)
         n0, n1, n2, log_w = _propose_one(moments[s, 0], moments[s, 1], moments[s, 2], move,

@@ -62,9 +62,6 @@ def _structure(config, size):
 
 def run(config, log=print):
     """Run the calculation described by ``config`` (see module doc); returns the results dict."""
-    from spinlattice.analysis.curie import (
-        binder_crossing, compare_estimates, fit_power_law_with_window_error, peak_temperature,
-    )
     from spinlattice.analysis.observables import observables
     from spinlattice.analysis.plots import plot_curie
     from spinlattice.drivers.montecarlo import MoveSet
@@ -103,8 +100,7 @@ def run(config, log=print):
                                  else None)
         by_size[size] = [observables(r.samples.energy, r.samples.magnetisation, r.temperature,
                                      state.n_atoms).as_dict() for r in runs]
-    results = analyse(by_size, config, binder_crossing, fit_power_law_with_window_error,
-                      peak_temperature, compare_estimates)
+    results = analyse(by_size, config)
     plot_curie(out / "curie.png", by_size, fit=results.get("fit"),
                t_c={"binder": results["T_C_binder"], "fit": results["T_C"]},
                title=f"{config['model']}: T_C = {results['T_C']:.0f} ± {results['T_C_err']:.0f} K")
@@ -112,8 +108,12 @@ def run(config, log=print):
     return results
 
 
-def analyse(by_size, config, binder_crossing, fit_power_law, peak_temperature, compare):
+def analyse(by_size, config):
     """T_C estimates from per-size observables (dict size → list of observable dicts)."""
+    from spinlattice.analysis.curie import (
+        binder_crossing, compare_estimates, fit_power_law_with_window_error, peak_temperature,
+    )
+
     largest = max(by_size)
     rows = sorted(by_size[largest], key=lambda r: r["temperature"])
     t = np.array([r["temperature"] for r in rows])
@@ -126,15 +126,15 @@ def analyse(by_size, config, binder_crossing, fit_power_law, peak_temperature, c
     t_cv = peak_temperature(t, [r["heat_capacity"] for r in rows])
     # finite-size χ peaks sit above T_C: the points below it are on the ordered branch
     window = config["fit_window"] or [float(t.min()), t_chi]
-    fit = fit_power_law(t, [r["magnetisation"] for r in rows],
-                        [r["magnetisation_err"] for r in rows], window=window)
+    fit = fit_power_law_with_window_error(t, [r["magnetisation"] for r in rows],
+                                          [r["magnetisation_err"] for r in rows], window=window)
     spacing = float(np.min(np.diff(t)))
     with warnings_module.catch_warnings():  # the CLI prints them itself
         warnings_module.simplefilter("ignore")
         estimates = {"fit": (fit["T_C"], fit["T_C_err"]), "chi_peak": (t_chi, None),
                      "binder": (binder["T_C_binder"], binder["T_C_binder_err"]) if binder
                      else (None, None)}
-        warnings = compare(estimates, spread=spacing)
+        warnings = compare_estimates(estimates, spread=spacing)
     return {"T_C": fit["T_C"], "T_C_err": fit["T_C_err"], "beta": fit["beta"],
             "beta_err": fit["beta_err"],
             "T_C_binder": binder["T_C_binder"] if binder else None,

@@ -54,6 +54,25 @@ def _check_data(args):
     return 0
 
 
+def _lazy(module, function="main"):
+    """A handler that imports ``spinlattice.cli.<module>`` only when its subcommand runs."""
+    def run(args):
+        import importlib
+        return getattr(importlib.import_module(f"spinlattice.cli.{module}"), function)(args)
+    return run
+
+
+def _workflow(sub, name, help, doc, handler, quick_test=False):
+    """A subcommand taking an optional JSON CONFIG and --output (the workflow convention)."""
+    p = sub.add_parser(name, help=help)
+    p.add_argument("config", nargs="?", help=f"JSON configuration (see {doc})")
+    p.add_argument("--output", help="output directory (default from the configuration)")
+    if quick_test:
+        p.add_argument("--quick-test", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=handler)
+    return p
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="spinlattice", description="Spin-lattice simulations "
                                      "of magnetic materials.")
@@ -61,51 +80,33 @@ def build_parser():
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("info", help="versions, threads and devices")
     p.set_defaults(func=_info)
-    p = sub.add_parser("curie", help="Curie temperature by Monte Carlo (quick bcc Fe run "
-                       "without CONFIG)")
-    p.add_argument("config", nargs="?", help="JSON configuration (see docs/curie.md)")
-    p.add_argument("--output", help="output directory (default from the configuration)")
-    p.add_argument("--quick-test", action="store_true", help=argparse.SUPPRESS)
-    p.set_defaults(func=lambda a: __import__("spinlattice.cli.curie", fromlist=["main"]).main(a))
-    p = sub.add_parser("minimise", help="magnetic ground-state search by random-start moment "
-                       "minimisation (synthetic Mn3Pt model without CONFIG)")
-    p.add_argument("config", nargs="?", help="JSON configuration (see docs/minimisation.md)")
-    p.add_argument("--output", help="output directory (default from the configuration)")
+    _workflow(sub, "curie", "Curie temperature by Monte Carlo (quick bcc Fe run without CONFIG)",
+              "docs/curie.md", _lazy("curie"), quick_test=True)
+    p = _workflow(sub, "minimise", "magnetic ground-state search by random-start moment "
+                  "minimisation (synthetic Mn3Pt model without CONFIG)", "docs/minimisation.md",
+                  _lazy("minimise"))
     p.add_argument("--n-starts", type=int, help="number of random starts")
     p.add_argument("--seed", type=int, help="random seed")
-    p.set_defaults(func=lambda a: __import__("spinlattice.cli.minimise", fromlist=["main"]).main(a))
-    p = sub.add_parser("neb", help="Bain path bcc -> fcc by solid-state NEB with moments relaxed "
-                       "per image, and a c/a scan (analytic stand-in Fe model without CONFIG)")
-    p.add_argument("config", nargs="?", help="JSON configuration (see docs/neb.md)")
-    p.add_argument("--output", help="output directory (default from the configuration)")
-    p.add_argument("--quick-test", action="store_true", help=argparse.SUPPRESS)
-    p.set_defaults(func=lambda a: __import__("spinlattice.cli.neb", fromlist=["main"]).main(a))
-    p = sub.add_parser("exchange", help="Heisenberg exchange constants by shell from energies "
-                       "of rotated moments, mean-field T_C (built-in bcc Fe model without CONFIG)")
-    p.add_argument("config", nargs="?", help="JSON configuration (see docs/exchange.md)")
-    p.add_argument("--output", help="output directory (default from the configuration)")
-    p.set_defaults(func=lambda a: __import__("spinlattice.cli.exchange",
-                                             fromlist=["main_exchange"]).main_exchange(a))
-    p = sub.add_parser("anisotropy", help="energy against the common spin axis, fitted to "
-                       "uniaxial and cubic K1, K2")
-    p.add_argument("config", nargs="?", help="JSON configuration (see docs/exchange.md)")
-    p.add_argument("--output", help="output directory (default from the configuration)")
-    p.set_defaults(func=lambda a: __import__("spinlattice.cli.exchange",
-                                             fromlist=["main_anisotropy"]).main_anisotropy(a))
+    _workflow(sub, "neb", "Bain path bcc -> fcc by solid-state NEB with moments relaxed per "
+              "image, and a c/a scan (analytic stand-in Fe model without CONFIG)",
+              "docs/neb.md", _lazy("neb"), quick_test=True)
+    _workflow(sub, "exchange", "Heisenberg exchange constants by shell from energies of rotated "
+              "moments, mean-field T_C (built-in bcc Fe model without CONFIG)",
+              "docs/exchange.md", _lazy("exchange", "main_exchange"))
+    _workflow(sub, "anisotropy", "energy against the common spin axis, fitted to uniaxial and "
+              "cubic K1, K2", "docs/exchange.md", _lazy("exchange", "main_anisotropy"))
     p = sub.add_parser("train", help="train mMACE on extxyz DFT data (JSON CONFIG, see "
                        "spinlattice/cli/train.py)")
     p.add_argument("config", help="JSON configuration (data.path required)")
     p.add_argument("--output", help="output directory (default from the configuration)")
-    p.set_defaults(func=lambda a: __import__("spinlattice.cli.train",
-                                             fromlist=["main_train"]).main_train(a))
+    p.set_defaults(func=_lazy("train", "main_train"))
     p = sub.add_parser("finetune", help="fine-tune a pre-trained mMACE checkpoint (lr 5e-4, "
                        "clip 10 by default)")
     p.add_argument("config", help="JSON configuration (data.path required)")
     p.add_argument("--from", dest="from_checkpoint", required=True,
                    help="model file or training checkpoint to start from")
     p.add_argument("--output", help="output directory (default from the configuration)")
-    p.set_defaults(func=lambda a: __import__("spinlattice.cli.train",
-                                             fromlist=["main_finetune"]).main_finetune(a))
+    p.set_defaults(func=_lazy("train", "main_finetune"))
     p = sub.add_parser("evaluate", help="RMSE/MAE of an mMACE model on an extxyz file")
     p.add_argument("checkpoint", help="model file or training checkpoint")
     p.add_argument("data", help="extxyz file with reference labels")
@@ -115,8 +116,7 @@ def build_parser():
     p.add_argument("--zero-moments", action="store_true", help="set all moments to zero")
     for k in ("energy", "forces", "stress", "moment", "magnetic-forces"):
         p.add_argument(f"--{k}-key")
-    p.set_defaults(func=lambda a: __import__("spinlattice.cli.train",
-                                             fromlist=["main_evaluate"]).main_evaluate(a))
+    p.set_defaults(func=_lazy("train", "main_evaluate"))
     p = sub.add_parser("check-data", help="read an extxyz file with moments and summarise it")
     p.add_argument("file")
     p.add_argument("--moment-key", default="REF_magmom")
