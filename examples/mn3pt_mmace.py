@@ -20,7 +20,7 @@ pair anisotropy + Landau), not from DFT. Each frame carries
    Mn–Pt at a/√2 = 2.71 Å; the model has no longer-range terms), float32, magnetic forces
    weighted strongly; stops after ``--minutes``. Held-out errors and the error of the
    T1-vs-collinear energy gap go to OUTPUT/mmace_metrics.json.
-3. search: the search of examples/mn3pt_groundstate.py (20 random starts, variable length,
+3. search: the search of examples/walkthrough_mn3pt.py (20 random starts, variable length,
    angles U[0, π], magnitudes × U[0, 1.5], Pt frozen at 0; plus a collinear search) with the
    trained model (float64), next to the analytic model's numbers: OUTPUT/summary.json.
 """
@@ -182,7 +182,7 @@ def gap_errors(pot, output=OUTPUT):
 
 
 def search(pot, n_starts=20, collinear_starts=4, seed=2026, tol=1e-6, max_steps=2000):
-    """The search of examples/mn3pt_groundstate.py (variable length) with ``pot``."""
+    """The search of examples/walkthrough_mn3pt.py (variable length) with ``pot``."""
     from spinlattice.drivers.groundstate import collinear_search, search_ground_state
     from spinlattice.potentials.mn3pt import mn3pt_state
 
