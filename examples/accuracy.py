@@ -125,6 +125,42 @@ def order_errors(model_path, frames, pairs, zero_moments):
     return pred_d - ref_d, ref_d
 
 
+FE_PRESETS = (("default-model", "fe_default_"), ("small", "fe_"))
+
+
+def moments_matter(w, runs, prefix, preset, fe, a):
+    """ΔE of frame pairs that differ only in magnetic order: magnetic vs non-magnetic model."""
+    if not fe[(preset, "magnetic")]:
+        w(f"Preset {preset}: not computed (needs the magnetic Fe run).\n")
+        return
+    from spinlattice.potentials.training.data import load_frames
+    frames = load_frames(a.fe_data, cache=a.cache)
+    pairs = magnetic_order_pairs(frames)
+    test = set(json.loads((runs / f"{prefix}magnetic" / "split.json").read_text())["test"])
+    err_m, ref_d = order_errors(runs / f"{prefix}magnetic" / "model.pt", frames, pairs, False)
+    if fe[(preset, "nonmagnetic")]:
+        err_n, _ = order_errors(runs / f"{prefix}nonmagnetic" / "model.pt", frames, pairs, True)
+    else:  # same positions and cell without moments: any non-magnetic model predicts ΔE = 0
+        err_n = -ref_d
+    big = np.abs(ref_d) > 5.0
+    in_test = np.array([a_ in test or b_ in test for a_, b_ in pairs])
+    w(f"Preset **{preset}**: {len(pairs)} pairs of frames with identical positions and cell but "
+      "different moments (FM / AFM / non-magnetic orders, mostly 2-atom BCC–HCP-transition and "
+      f"elastic cells); DFT |ΔE| up to {np.abs(ref_d).max():.0f} meV/atom, RMS "
+      f"{np.sqrt(np.mean(ref_d**2)):.1f} meV/atom. RMSE of the predicted ΔE/atom "
+      "(factor = non-magnetic / magnetic):\n")
+    w("| pairs | n | magnetic model | non-magnetic model | factor |")
+    w("|---|---|---|---|---|")
+    for name, sel in (("all", np.ones(len(pairs), bool)), ("|ΔE_DFT| > 5 meV/atom", big),
+                      ("at least one frame in the test set", in_test)):
+        if sel.sum():
+            rm, rn = np.sqrt(np.mean(err_m[sel] ** 2)), np.sqrt(np.mean(err_n[sel] ** 2))
+            w(f"| {name} | {sel.sum()} | {rm:.1f} | {rn:.1f} | {rn / rm:.1f} |")
+    w("\nMost pairs have at least one member in the training set, so the first two rows are "
+      "largely in-sample for the magnetic model; the non-magnetic model cannot tell the "
+      "members of a pair apart at all (its ΔE is exactly 0).\n")
+
+
 def _study_table(w, run, lr):
     study = _load(run / "study.json")
     if not study:
@@ -145,6 +181,10 @@ def _study_table(w, run, lr):
 
 def run_recipes(fe_data, nio_data):
     py = sys.executable
+    for variant in ("magnetic", "nonmagnetic"):
+        subprocess.run([py, str(HERE / "train_fe.py"), "--preset", "default-model", "--variant",
+                        variant, "--output", f"runs/fe_default_{variant}", "--steps", "9000",
+                        "--minutes", "85", "--data", str(fe_data)], check=True)
     for args in (["train_fe.py", "--variant", "magnetic"], ["train_fe.py", "--variant", "nonmagnetic"],
                  ["train_nio.py", "--variant", "soc"], ["train_nio.py", "--variant", "nosoc"],
                  ["finetune_fe.py"]):
@@ -193,52 +233,29 @@ def main(argv=None):
     w("Split (seed 0): test = all MD-bcc_Te300K (40) and point_def (8) frames + a random 10 % of "
       "the rest; validation 5 % of the remainder; training the rest. Targets (issue 4, non-SOC "
       "model): energy ≤ 5 meV/atom, forces ≤ 100 meV/Å, stress ≤ 0.5 GPa.\n")
-    fe = {v: run_summary(runs / f"fe_{v}") for v in ("magnetic", "nonmagnetic")}
-    w("| model | test energy | test forces | test stress | frames train/valid/test | "
+    fe = {(preset, v): run_summary(runs / f"{prefix}{v}")
+          for preset, prefix in FE_PRESETS for v in ("magnetic", "nonmagnetic")}
+    w("| preset | model | test energy | test forces | test stress | frames train/valid/test | "
       "params | steps (best) | wall time |")
-    w("|---|---|---|---|---|---|---|---|")
-    for v, s in fe.items():
+    w("|---|---|---|---|---|---|---|---|---|")
+    for (preset, v), s in fe.items():
         if s is None:
-            w(f"| {v} | not run | | | | | | |")
+            w(f"| {preset} | {v} | not run | | | | | | |")
             continue
         t = s["metrics"]["metrics"].get("test", {}).get("overall", {})
         st = s["sets"]
-        w(f"| {v} ({s['arch']}) | {_cell(t, 'energy')} | {_cell(t, 'forces')} | "
+        w(f"| {preset} | {v} ({s['arch']}) | {_cell(t, 'energy')} | {_cell(t, 'forces')} | "
           f"{_cell(t, 'stress')} | {st['train']}/{st['valid']}/{st['test']} | {s['params']} | "
           f"{s['steps']} ({s['best']}) | {s['minutes']:.0f} min |")
     w("")
-    for v, s in fe.items():
+    for (preset, v), s in fe.items():
         if s is not None and "test" in s["metrics"]["metrics"]:
-            md = (runs / f"fe_{v}" / "metrics.md").read_text()
-            w(f"<details><summary>Fe {v}: all sets, per config type</summary>\n\n{md}\n</details>\n")
-
-    # --- moments matter
+            md = (runs / f"{dict(FE_PRESETS)[preset]}{v}" / "metrics.md").read_text()
+            w(f"<details><summary>Fe {preset} {v}: all sets, per config type</summary>\n\n{md}\n"
+              "</details>\n")
     w("### Moments matter: frames that differ only in magnetic order\n")
-    if all(fe.values()):
-        from spinlattice.potentials.training.data import load_frames
-        frames = load_frames(a.fe_data, cache=a.cache)
-        pairs = magnetic_order_pairs(frames)
-        test = set(json.loads((runs / "fe_magnetic" / "split.json").read_text())["test"])
-        err_m, ref_d = order_errors(runs / "fe_magnetic" / "model.pt", frames, pairs, False)
-        err_n, _ = order_errors(runs / "fe_nonmagnetic" / "model.pt", frames, pairs, True)
-        big = np.abs(ref_d) > 5.0
-        in_test = np.array([a_ in test or b_ in test for a_, b_ in pairs])
-        w(f"{len(pairs)} pairs of frames with identical positions and cell but different moments "
-          f"(FM / AFM / non-magnetic orders, mostly 2-atom BCC–HCP-transition and elastic cells); "
-          f"DFT |ΔE| up to {np.abs(ref_d).max():.0f} meV/atom, RMS {np.sqrt(np.mean(ref_d**2)):.1f} "
-          "meV/atom. RMSE of the predicted ΔE/atom:\n")
-        w("| pairs | n | magnetic model | non-magnetic model | factor |")
-        w("|---|---|---|---|---|")
-        for name, sel in (("all", np.ones(len(pairs), bool)), ("|ΔE_DFT| > 5 meV/atom", big),
-                          ("at least one frame in the test set", in_test)):
-            if sel.sum():
-                rm, rn = np.sqrt(np.mean(err_m[sel] ** 2)), np.sqrt(np.mean(err_n[sel] ** 2))
-                w(f"| {name} | {sel.sum()} | {rm:.1f} | {rn:.1f} | {rn / rm:.1f} |")
-        w("\nMost pairs have at least one member in the training set, so the first two rows are "
-          "largely in-sample for the magnetic model; the non-magnetic model cannot tell the "
-          "members of a pair apart at all (its ΔE is exactly 0).\n")
-    else:
-        w("Not computed: needs both Fe runs.\n")
+    for preset, prefix in FE_PRESETS:
+        moments_matter(w, runs, prefix, preset, fe, a)
 
     # --- NiO
     w("## NiO (nio_deltaspin, 151 frames)\n")

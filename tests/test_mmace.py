@@ -10,7 +10,8 @@ import torch
 from ase.build import bulk
 
 from spinlattice.errors import FileFormatError, InputError
-from spinlattice.potentials.mmace import MagneticMACE, MMACEPotential, load_model, save_model
+from spinlattice.potentials.mmace import (MagneticMACE, MMACEPotential, load_model, read_metadata,
+                                         save_model)
 from spinlattice.state import SpinLatticeState
 from spinlattice.testing import check_potential
 
@@ -200,6 +201,9 @@ def test_checkpoint_roundtrip_and_errors(tmp_path):
     payload = torch.load(path, weights_only=True)
     assert payload["version"] == 1 and payload["species"] == [26, 13]
     loaded = load_model(path)
+    assert read_metadata(path) == {}
+    save_model(model, tmp_path / "meta.pt", metadata={"name": "x", "errors": {"energy": 1.5}})
+    assert read_metadata(tmp_path / "meta.pt") == {"name": "x", "errors": {"energy": 1.5}}
     state = fe_al_state((2, 2, 2))
     a = MMACEPotential(model).compute(state, ("energy", "magnetic_forces"))
     b = MMACEPotential(loaded).compute(state, ("energy", "magnetic_forces"))

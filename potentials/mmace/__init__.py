@@ -6,8 +6,8 @@
     pot.compute(state, ("energy", "forces", "stress", "magnetic_forces"))
 """
 
-from .checkpoint import load_model, save_model
+from .checkpoint import load_model, read_metadata, save_model
 from .model import MagneticMACE
 from .potential import MMACEPotential
 
-__all__ = ["MagneticMACE", "MMACEPotential", "save_model", "load_model"]
+__all__ = ["MagneticMACE", "MMACEPotential", "save_model", "load_model", "read_metadata"]
