@@ -17,12 +17,27 @@ in a (component, site·channel) layout so that every gather is a contiguous row 
 (≈ 2200 for the non-SOC l_mag = 1 model) multiply-adds per (site, channel). For SOC the atomic
 basis is first rotated block-wise to the coupled J basis (one small matrix per block), where the
 invariants are sparse 3j symbols.
+
+Fast path (forces without ``create_graph`` and energy-only): :class:`FoldedContraction`, an
+autograd Function that evaluates the folded polynomial in blocks of ``BLOCK_SITES`` sites (so
+the pair products stay in cache) and has a hand-written backward:
+
+    ∂B/∂A_c  += T_c                                   (T saved by the forward, (K, C+1, n))
+    dT_c      = g A_c,   dO = Wᵀ dT                    (one batched GEMM per block)
+    ∂B/∂A_a  += dO_s A_b,   ∂B/∂A_b += dO_s A_a        (index_add over the pair table)
+
+i.e. the gradient of the cubic is a quadratic evaluated with the same tables; the O(S·K·n)
+pair products are never stored, only A and T. The plain autograd path (same arithmetic, weights
+in the graph) is used for training (``create_graph=True``, weight gradients).
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
+from torch.autograd.function import once_differentiable
 
 from .coupling import build_coupling, coupled_basis, make_blocks
 
@@ -45,6 +60,188 @@ def _pair(u, v):
 
 #: Largest dense folded tensor (paths × pairs × third indices) before falling back to sparse.
 MAX_FOLDED = 4_000_000
+
+#: Sites per block of the fast folded evaluation on CPU: the pair products of one block,
+#: S × K × nb (443 × 64 × 16 doubles ≈ 3.6 MB at the paper setting), stay in cache.
+#: Measured (1 thread, 256 sites, K = 64, jemalloc): fwd+bwd 92 ms at 16 vs 133 ms for autograd
+#: on the whole chunk. On CUDA one block per species run.
+BLOCK_SITES = 16
+
+
+def _site_blocks(runs, n_block):
+    """Species runs [(z, start, stop)] → blocks (z, s0, s1) of at most ``n_block`` sites."""
+    for z, a, b in runs:
+        for s0 in range(a, b, n_block):
+            yield z, s0, min(s0 + n_block, b)
+
+
+class _Workspace:
+    """Reused per-block buffers (allocated once per call): writing into the same few MB every
+    block keeps them cache-resident; fresh allocations per block measured 2.5× slower."""
+
+    def __init__(self, like, shapes, n_block):
+        self.bufs = {k: like.new_empty(int(np.prod(sh)) * n_block) for k, sh in shapes.items()}
+        self.shapes = shapes
+
+    def get(self, name, m):
+        """Contiguous view (*shape, m) of buffer ``name`` for a block of m sites."""
+        sh = self.shapes[name]
+        return self.bufs[name][:int(np.prod(sh)) * m].view(*sh, m)
+
+
+def _workspace(A, S, C1, n_block):
+    D, K, n = A.shape
+    nb = min(n_block, n)
+    return _Workspace(A, dict(Ab=(D + 1, K), Oa=(S, K), Ob=(S, K), T=(K, C1), Ac=(C1, K),
+                              tmp=(K, C1), Bb=(K,)), nb)
+
+
+def _load_block(ws, A, s0, s1):
+    """Workspace copy (D+1, K, m) of sites s0:s1 of A (D, K, n), with a row of ones at index D
+    (the partner of the ν = 1 'pairs' (i, D))."""
+    D = A.shape[0]
+    Ab = ws.get("Ab", s1 - s0)
+    Ab[:D].copy_(A[:, :, s0:s1])
+    Ab[D].fill_(1.0)
+    return Ab
+
+
+def _run_blocks(work, blocks, parallel=True):
+    """Run ``work(group)`` over the site blocks: on CPU with more than one torch thread, split
+    into ``torch.get_num_threads()`` interleaved groups run by as many Python threads with one
+    intra-op thread each (torch ops release the GIL). Small per-block ops parallelised inside
+    (OpenMP) pay a barrier per op, which on a loaded machine cost more than the op itself.
+    Serial (with the intra-op threads) when ``parallel`` is False (CUDA)."""
+    n_workers = min(torch.get_num_threads(), len(blocks)) if parallel else 1
+    if n_workers <= 1:
+        with torch.no_grad():
+            work(blocks)
+        return
+    groups = [blocks[i::n_workers] for i in range(n_workers)]
+
+    def run(group):  # grad mode and thread counts are per thread
+        torch.set_num_threads(1)
+        with torch.no_grad():
+            work(group)
+
+    threads = torch.get_num_threads()
+    try:
+        list(_pool().map(run, groups))
+    finally:
+        torch.set_num_threads(threads)
+
+
+_POOL = None
+
+
+def _reset_pool():
+    global _POOL
+    _POOL = None
+
+
+os.register_at_fork(after_in_child=_reset_pool)  # a forked child has none of the threads
+
+
+def _pool():
+    """The process's worker threads for :func:`_run_blocks` and ``model._map_chunks``."""
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+        _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mmace-contraction")
+    return _POOL
+
+
+def folded_forward(A, runs, W, xa, xb, xc, n_block, keep_t=False):
+    """B (n, K) = Σ_c A_c T_c with T = W_z O, O_s = A_{xa_s} A_{xb_s} (ones row at index D).
+
+    A (D, K, n); W[z] (K, C+1, S) folded weights of species z; xa, xb (S,) pair table; xc (C+1,)
+    third-factor components (the last is D: the ν ≤ 2 column). Returns B and, with ``keep_t``,
+    T (K, C+1, n) for the backward.
+    """
+    D, K, n = A.shape
+    S, C1 = xa.shape[0], xc.shape[0]
+    B = A.new_empty(n, K)
+    T = A.new_empty(K, C1, n) if keep_t else None
+
+    def work(blocks):
+        ws = _workspace(A, S, C1, n_block)
+        for z, s0, s1 in blocks:
+            m = s1 - s0
+            Ab = _load_block(ws, A, s0, s1)
+            O, Ob, Tb, Ac, tmp, Bb = (ws.get(k, m) for k in ("Oa", "Ob", "T", "Ac", "tmp", "Bb"))
+            torch.index_select(Ab, 0, xa, out=O)
+            torch.index_select(Ab, 0, xb, out=Ob)
+            O.mul_(Ob)  # (S, K, m) pair products
+            torch.matmul(W[z], O.transpose(0, 1), out=Tb)  # (K, C+1, m)
+            torch.index_select(Ab, 0, xc, out=Ac)
+            torch.mul(Tb, Ac.transpose(0, 1), out=tmp)
+            torch.sum(tmp, 1, out=Bb)
+            B[s0:s1] = Bb.T
+            if keep_t:
+                T[:, :, s0:s1] = Tb
+
+    _run_blocks(work, list(_site_blocks(runs, n if A.is_cuda else n_block)), not A.is_cuda)
+    return B, T
+
+
+def folded_backward(A, T, gB, runs, WT, xa, xb, xc, n_block):
+    """dA (D, K, n) of Σ_{ik} gB_ik B_ik for the polynomial of :func:`folded_forward`.
+
+    WT[z] (K, S, C+1) transposed folded weights; T from the forward. Per block:
+    dA_c += g T_c, dO = WT (g A_c), dA_a += dO_s A_b, dA_b += dO_s A_a.
+    """
+    D, K, n = A.shape
+    S, C1 = xa.shape[0], xc.shape[0]
+    dA = torch.empty_like(A)
+
+    def work(blocks):
+        ws = _workspace(A, S, C1, n_block)
+        dws = _Workspace(A, dict(dA=(D + 1, K), dOk=(K, S)), min(n_block, n))
+        for z, s0, s1 in blocks:
+            m = s1 - s0
+            Ab = _load_block(ws, A, s0, s1)
+            dO, P, dT, Ac, tmp = (ws.get(k, m) for k in ("Oa", "Ob", "T", "Ac", "tmp"))
+            dAb, dOk = dws.get("dA", m), dws.get("dOk", m)
+            g = gB[s0:s1].T[:, None, :]  # (K, 1, m)
+            torch.index_select(Ab, 0, xc, out=Ac)
+            torch.mul(Ac.transpose(0, 1), g, out=dT)  # dT_c = g A_c  (K, C+1, m)
+            torch.matmul(WT[z], dT, out=dOk)  # (K, S, m)
+            dO.copy_(dOk.transpose(0, 1))  # (S, K, m)
+            dAb.zero_()
+            torch.index_select(Ab, 0, xb, out=P)
+            dAb.index_add_(0, xa, P.mul_(dO))
+            torch.index_select(Ab, 0, xa, out=P)
+            dAb.index_add_(0, xb, P.mul_(dO))
+            torch.mul(T[:, :, s0:s1], g, out=tmp)
+            dAb.index_add_(0, xc, tmp.transpose(0, 1))
+            dA[:, :, s0:s1] = dAb[:D]
+
+    _run_blocks(work, list(_site_blocks(runs, n if A.is_cuda else n_block)), not A.is_cuda)
+    return dA
+
+
+class FoldedContraction(torch.autograd.Function):
+    """B = folded polynomial of A with a hand-written, first-order backward (weights constant).
+
+    apply(A, runs, W, WT, xa, xb, xc, n_block) with W, WT tuples of per-species tensors that
+    do not require grad. Only A and T are saved. The backward is ``once_differentiable``:
+    training (create_graph, weight gradients) uses the autograd path instead.
+    """
+
+    @staticmethod
+    def forward(ctx, A, runs, W, WT, xa, xb, xc, n_block):
+        B, T = folded_forward(A, runs, W, xa, xb, xc, n_block, keep_t=True)
+        ctx.save_for_backward(A, T)
+        ctx.args = (runs, WT, xa, xb, xc, n_block)
+        return B
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gB):
+        A, T = ctx.saved_tensors
+        runs, WT, xa, xb, xc, n_block = ctx.args
+        dA = folded_backward(A, T, gB.contiguous(), runs, WT, xa, xb, xc, n_block)
+        return dA, None, None, None, None, None, None, None
 
 
 class SymmetricContraction(torch.nn.Module):
@@ -129,6 +326,14 @@ class SymmetricContraction(torch.nn.Module):
         self.register_buffer("fa", torch.tensor([k[0] for k in pairs], dtype=torch.long))
         self.register_buffer("fb", torch.tensor([k[1] for k in pairs], dtype=torch.long))
         self.register_buffer("fc", torch.tensor(cset, dtype=torch.long))
+        # fast-path tables (not saved: derived from the above): ν = 1 terms as pairs (i, D) with
+        # the ones row D, in the last (no third factor) column; third factors fc + [D]
+        lin = np.nonzero(np.abs(U1).sum(0) > 0)[0]
+        self.register_buffer("lin_idx", torch.tensor(lin, dtype=torch.long), persistent=False)
+        for name, arr in (("xa", [k[0] for k in pairs] + list(lin)),
+                          ("xb", [k[1] for k in pairs] + [self.dim] * len(lin)),
+                          ("xc", cset + [self.dim])):
+            self.register_buffer(name, torch.tensor(arr, dtype=torch.long), persistent=False)
 
     @property
     def n_features(self):
@@ -160,8 +365,45 @@ class SymmetricContraction(torch.nn.Module):
     def all_weights(self):
         return torch.cat(list(self.weights), dim=1)  # (Z, P, K)
 
+    def folded_weights(self):
+        """Per species (W (K, C+1, S'), Wᵀ (K, S', C+1)) of the fast path, S' = S + ν=1 terms:
+        W[k, c, s] = Σ_p w_pk U^p_{s c}; cached (no grad) while weights and tables are
+        unchanged (keyed on their in-place versions)."""
+        w = self.all_weights().detach()
+        key = tuple((t.data_ptr(), t._version, t.dtype, t.device)
+                    for t in (*self.weights, self.U, self.U1))
+        cache = getattr(self, "_fold_cache", None)
+        if cache is not None and cache[0] == key:
+            return cache[1]
+        with torch.no_grad():
+            Wz = torch.einsum("psc,zpk->zkcs", self.U, w)  # (Z, K, C+1, S)
+            lin = torch.einsum("pd,zpk->zkd", self.U1[:, self.lin_idx], w)  # (Z, K, L)
+            ext = torch.zeros(*lin.shape[:2], Wz.shape[2], lin.shape[2], dtype=w.dtype,
+                              device=w.device)
+            ext[:, :, -1] = lin
+            Wz = torch.cat([Wz, ext], dim=3)
+            out = (tuple(Wz.contiguous()), tuple(Wz.transpose(2, 3).contiguous()))
+        self._fold_cache = (key, out)
+        return out
+
+    def use_fast_path(self):
+        """Fast path unless gradients may flow into the weights: grad mode on and
+        ``self.train_weights`` (set False by ``MagneticMACE.energy_and_derivatives`` without
+        create_graph)."""
+        return self.folded and (not torch.is_grad_enabled() or not self.train_weights)
+
+    #: whether grad-mode evaluations must keep the weights in the autograd graph (training)
+    train_weights = True
+
     def forward(self, A: torch.Tensor, runs) -> torch.Tensor:
         """(D, K, n) and species runs [(z, start, stop)] of the site axis → B (n, K)."""
+        if self.use_fast_path():
+            A = self._rotate(A)
+            W, WT = self.folded_weights()
+            nb = A.shape[2] if A.is_cuda else BLOCK_SITES
+            if torch.is_grad_enabled() and A.requires_grad:
+                return FoldedContraction.apply(A, runs, W, WT, self.xa, self.xb, self.xc, nb)
+            return folded_forward(A, runs, W, self.xa, self.xb, self.xc, nb)[0]
         w = self.all_weights()
         if not self.folded:
             inv = self.invariants(A)  # (P, K, n)
