@@ -2,8 +2,9 @@
 
 ``compute`` runs one autograd pass over (positions, strain, moments) for whatever is
 requested; ``compute_batch`` does the same for several structures in one graph;
-``local_energy_changes`` evaluates many independent single-site moment proposals exactly,
-on receptive-field subgraphs only (see :func:`local_energy_changes`).
+``local_energy_changes`` evaluates many independent single-site moment proposals exactly:
+single-layer models by incremental updates of a cached atomic basis (:mod:`.local`), others
+on receptive-field subgraphs (:func:`local_energy_changes`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from spinlattice.errors import InputError
 from spinlattice.properties import (ENERGIES, ENERGY, FORCES, MAGNETIC_FORCES, STRESS,
                                     check_properties)
 
+from . import local
 from .graph import build_graph
 
 
@@ -29,13 +31,18 @@ class MMACEPotential:
 
     broken_symmetries = frozenset()
 
-    def __init__(self, model):
+    def __init__(self, model, incremental=True):
+        """``incremental``: single-layer models evaluate ΔE from a cached atomic basis updated
+        by the changed sender (:mod:`.local`); False (or several layers) → receptive-field
+        subgraphs (:func:`local_energy_changes`)."""
         self.model = model
+        self.incremental = bool(incremental)
         self.cutoff = model.r_max
         self.receptive_field = model.receptive_field
         self.spin_orbit = model.spin_orbit
         self.max_moment = {int(z): float(v) for z, v in model.config["m_max"].items()}
         self._cache = None
+        self._inc = None  # (static key, incremental base) of :mod:`.local`
 
     def __repr__(self):
         c = self.model.config
@@ -88,12 +95,17 @@ class MMACEPotential:
         return results
 
     # ------------------------------------------------------------------ local ΔE for MC
+    def _tensor_versions(self):
+        """Identity and in-place ``_version`` counters of every model tensor (training steps,
+        ``set_one_body``, ``.to()`` all change them)."""
+        return np.array([(t.data_ptr(), t._version)
+                         for t in (*self.model.parameters(), *self.model.buffers())])
+
     def _base(self, state):
         """No-grad full pass of ``state``, cached while the state's arrays and the model's
-        tensors (their in-place ``_version`` counters: training steps, ``set_one_body``) are
-        unchanged."""
+        tensors are unchanged."""
         key = (state.positions, state.numbers, state.cell, np.asarray(state.pbc), state.moments,
-               np.array([t._version for t in (*self.model.parameters(), *self.model.buffers())]))
+               self._tensor_versions())
         if self._cache is not None and all(
                 a.shape == b.shape and np.array_equal(a, b) for a, b in zip(self._cache[0], key)):
             return self._cache[1]
@@ -117,10 +129,30 @@ class MMACEPotential:
             raise InputError(f"sites must lie in [0, {state.n_atoms}), got {sites}")
         if not len(sites):
             return np.zeros(0)
-        base = self._base(state)
         with torch.no_grad():
-            de = local_energy_changes(self.model, base, sites, new)
+            if self.incremental and local.supported(self.model):
+                base = self._incremental_base(state)
+                new_t = torch.as_tensor(new, dtype=self.model.dtype, device=self.model.device)
+                de = local.energy_changes(self.model, base, sites, new_t)
+            else:
+                de = local_energy_changes(self.model, self._base(state), sites, new)
         return de.cpu().double().numpy()
+
+    def _incremental_base(self, state):
+        """The :mod:`.local` base of ``state``: reused while positions, species, cell, pbc and
+        the model's tensors are unchanged, updated in place where only moments changed, else
+        (or when :func:`.local.update_base` declines) rebuilt by one full pass."""
+        key = (state.positions, state.numbers, state.cell, np.asarray(state.pbc),
+               self._tensor_versions())
+        moments = torch.as_tensor(np.asarray(state.moments, dtype=np.float64),
+                                  dtype=self.model.dtype, device=self.model.device)
+        if self._inc is not None and moments.shape == self._inc[1]["moments"].shape and all(
+                a.shape == b.shape and np.array_equal(a, b) for a, b in zip(self._inc[0], key)):
+            if local.update_base(self.model, self._inc[1], moments):
+                return self._inc[1]
+        base = local.build_base(self.model, self._graph([state]))
+        self._inc = (tuple(np.array(a, copy=True) for a in key), base)
+        return base
 
 
 def _grow(keys, n_atoms, senders, mask):
