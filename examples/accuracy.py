@@ -125,7 +125,7 @@ def order_errors(model_path, frames, pairs, zero_moments):
     return pred_d - ref_d, ref_d
 
 
-FE_PRESETS = (("default-model", "fe_default_"), ("small", "fe_"))
+FE_PRESETS = (("default-model", "fe_default_"), ("paper-fe", "fe_paper_"), ("small", "fe_"))
 
 
 def moments_matter(w, runs, prefix, preset, fe, a):
@@ -181,9 +181,9 @@ def _study_table(w, run, lr):
 
 def run_recipes(fe_data, nio_data):
     py = sys.executable
-    for variant in ("magnetic", "nonmagnetic"):
-        subprocess.run([py, str(HERE / "train_fe.py"), "--preset", "default-model", "--variant",
-                        variant, "--output", f"runs/fe_default_{variant}", "--steps", "9000",
+    for preset, prefix in FE_PRESETS[:2]:
+        subprocess.run([py, str(HERE / "train_fe.py"), "--preset", preset, "--variant",
+                        "magnetic", "--output", f"runs/{prefix}magnetic", "--steps", "9000",
                         "--minutes", "85", "--data", str(fe_data)], check=True)
     for args in (["train_fe.py", "--variant", "magnetic"], ["train_fe.py", "--variant", "nonmagnetic"],
                  ["train_nio.py", "--variant", "soc"], ["train_nio.py", "--variant", "nosoc"],

@@ -1,6 +1,6 @@
 """Exchange constants of bcc Fe from a potential, compared with DFT, and what they predict for T_C.
 
-    python examples/exchange_fe.py [OUTPUT_DIR] [--quick]
+    python examples/exchange_fe.py [OUTPUT_DIR] [--quick] [--model NAME] [--direct RESULTS_JSON]
 
 1. J1..J6 of the built-in ``fe-tb2j-abacus`` model (a Heisenberg model made from ABACUS + TB2J
    exchange) by :func:`spinlattice.analysis.exchange.exchange_constants` (four-state energy
@@ -19,14 +19,14 @@
    samples moment lengths too: its T_C differs from the extracted model's, and that difference
    is the longitudinal-fluctuation effect a fixed-length Heisenberg mapping leaves out.
 
-When the default mMACE Fe model exists (issue 8 item 1), replace ``load_model("fe-tb2j-abacus")``
-by it: steps 1-3 run unchanged on any Potential; its direct T_C comes from the hybrid MD/MC
-``spinlattice curie`` workflow rather than the fixed-position MC of step 3.
+``--model fe-npj2021`` (the default mMACE model) runs steps 1–3 on it; its direct T_C is then
+read from the ``results.json`` of a hybrid MD/MC ``spinlattice curie`` run (``--direct``)
+instead of the fixed-position MC of step 3 (too slow on CPU at these sizes), and step 4 is
+skipped (the model has its own longitudinal energy).
 """
 
 import csv
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -103,15 +103,16 @@ def _fmt(tc):
     return f"{fit}, Binder {b} K, χ peak {tc['T_C_chi']:.0f} K"
 
 
-def main(output="exchange-fe-run", quick=False):
+def main(output="exchange-fe-run", quick=False, model="fe-tb2j-abacus", direct=None):
+    from spinlattice.potentials.models import is_mmace
     started = time.perf_counter()
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    potential = load_model("fe-tb2j-abacus")
-    lattice, element, a, moment = reference_structure("fe-tb2j-abacus")
+    potential = load_model(model)
+    lattice, element, a, moment = reference_structure(model)
     state = SpinLatticeState.from_atoms(bulk(element, lattice, a=a), moments=[[0, 0, moment]])
 
-    print(f"== 1. exchange of fe-tb2j-abacus (bcc Fe, a = {a:.3f} Å, |m| = {moment:.4f} μB)")
+    print(f"== 1. exchange of {model} (bcc Fe, a = {a:.3f} Å, |m| = {moment:.4f} μB)")
     result = exchange_constants(potential, state, r_max=6.0)
     dft = dft_shells()
     print("  shell  r (Å)   z   J ours (meV/μB²)   J_TB2J (meV)     ABACUS    SIESTA   (TB2J, meV)")
@@ -141,9 +142,18 @@ def main(output="exchange-fe-run", quick=False):
     fixed = MoveSet(weights={"cone": 0.7, "uniform": 0.3})
     tc_extracted = monte_carlo_tc(extracted, a, moment, sizes, temperatures, n_sweeps, 11, fixed,
                                   fit=not quick)
+    print(f"  extracted model: {_fmt(tc_extracted)}")
+    if is_mmace(model):
+        tc_direct = direct_tc(direct)
+        print(f"  direct (hybrid MD/MC, {direct}): "
+              + (_fmt(tc_direct) if tc_direct else "not given (--direct RESULTS_JSON)"))
+        summary = summarise(result, dft, t_mf, t_mf5, t_rpa, five, worst, tc_extracted, tc_direct,
+                            sizes, n_sweeps, temperatures, quick, started, model)
+        (out / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
+        print(f"\nwrote {out / 'summary.json'} ({summary['seconds']:.0f} s)")
+        return summary
     tc_direct = monte_carlo_tc(potential, a, moment, sizes, temperatures, n_sweeps, 23, fixed,
                                fit=not quick)
-    print(f"  extracted model: {_fmt(tc_extracted)}")
     print(f"  direct         : {_fmt(tc_direct)}")
 
     print("\n== 4. + Landau longitudinal term: direct MC samples |m| too")
@@ -160,20 +170,40 @@ def main(output="exchange-fe-run", quick=False):
                              fit=not quick)
     print(f"  direct, variable |m|: {_fmt(tc_long)}")
 
-    summary = {
-        "shells": result.table(), "angles_deg": result.angles.tolist(),
-        "dft_tb2j_meV": dft, "T_mean_field": t_mf, "T_mean_field_J1_J5": t_mf5, "T_rpa": t_rpa,
-        "J1_J5_ours_eV_per_muB2": five, "force_method_max_rel_diff": worst,
-        "T_C_mc_extracted": tc_extracted,
-        "T_C_mc_direct": tc_direct, "T_C_mc_longitudinal": tc_long,
-        "landau": {"A": landau_a, "B": b}, "mc": {"sizes": sizes, "n_sweeps": n_sweeps,
-                                                 "temperatures": temperatures},
-        "quick": quick, "seconds": time.perf_counter() - started}
+    summary = summarise(result, dft, t_mf, t_mf5, t_rpa, five, worst, tc_extracted, tc_direct,
+                        sizes, n_sweeps, temperatures, quick, started, model)
+    summary.update({"T_C_mc_longitudinal": tc_long, "landau": {"A": landau_a, "B": b}})
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
     print(f"\nwrote {out / 'summary.json'} ({summary['seconds']:.0f} s)")
     return summary
 
 
+def direct_tc(path):
+    """The T_C estimates of a ``spinlattice curie`` results.json (None without one)."""
+    if not path:
+        return None
+    res = json.loads(Path(path).read_text())
+    return {k: res.get(k) for k in ("T_C", "T_C_err", "beta", "beta_err", "T_C_chi",
+                                    "T_C_binder", "T_C_binder_err")}
+
+
+def summarise(result, dft, t_mf, t_mf5, t_rpa, five, worst, tc_extracted, tc_direct, sizes,
+              n_sweeps, temperatures, quick, started, model):
+    return {
+        "model": model, "shells": result.table(), "angles_deg": result.angles.tolist(),
+        "dft_tb2j_meV": dft, "T_mean_field": t_mf, "T_mean_field_J1_J5": t_mf5, "T_rpa": t_rpa,
+        "J1_J5_ours_eV_per_muB2": five, "force_method_max_rel_diff": worst,
+        "T_C_mc_extracted": tc_extracted, "T_C_mc_direct": tc_direct,
+        "mc": {"sizes": sizes, "n_sweeps": n_sweeps, "temperatures": temperatures},
+        "quick": quick, "seconds": time.perf_counter() - started}
+
+
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    main(args[0] if args else "exchange-fe-run", quick="--quick" in sys.argv)
+    import argparse
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("output", nargs="?", default="exchange-fe-run")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--model", default="fe-tb2j-abacus")
+    p.add_argument("--direct", help="results.json of a spinlattice curie run of --model")
+    a = p.parse_args()
+    main(a.output, quick=a.quick, model=a.model, direct=a.direct)

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -55,13 +56,18 @@ def chebyshev_magnitude_basis(moments: torch.Tensor, m_max: torch.Tensor, n: int
     return torch.stack(out[: n + 1], dim=-1)
 
 
+@functools.lru_cache(maxsize=None)
+def _harmonics(l_max: int, normalize: bool) -> o3.SphericalHarmonics:
+    """One parameter-free e3nn module per (l_max, normalize): building it costs ≈ 3 ms, more
+    than evaluating it on a Monte Carlo proposal's few sites."""
+    return o3.SphericalHarmonics(list(range(l_max + 1)), normalize, normalization="component")
+
+
 def solid_harmonics(moments: torch.Tensor, l_max: int) -> torch.Tensor:
     """(…, 3) → (…, (l_max+1)²) real solid harmonics |m|^l Y_lm(m̂), e3nn basis and order."""
-    return o3.spherical_harmonics(list(range(l_max + 1)), moments, normalize=False,
-                                  normalization="component")
+    return _harmonics(l_max, False)(moments)
 
 
 def edge_harmonics(vectors: torch.Tensor, l_max: int) -> torch.Tensor:
     """(…, 3) edge vectors → (…, (l_max+1)²) spherical harmonics of the unit vector."""
-    return o3.spherical_harmonics(list(range(l_max + 1)), vectors, normalize=True,
-                                  normalization="component")
+    return _harmonics(l_max, True)(vectors)

@@ -80,8 +80,10 @@ def build_parser():
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("info", help="versions, threads and devices")
     p.set_defaults(func=_info)
-    _workflow(sub, "curie", "Curie temperature by Monte Carlo (quick bcc Fe run without CONFIG)",
-              "docs/curie.md", _lazy("curie"), quick_test=True)
+    p = _workflow(sub, "curie", "Curie temperature by Monte Carlo (quick bcc Fe run without "
+                  "CONFIG)", "docs/curie.md", _lazy("curie"), quick_test=True)
+    p.add_argument("--quality", choices=["quick", "production"], default="quick",
+                   help="preset: quick (2 CPU cores, minutes) or production (paper-sized, GPU)")
     p = _workflow(sub, "minimise", "magnetic ground-state search by random-start moment "
                   "minimisation (synthetic Mn3Pt model without CONFIG)", "docs/minimisation.md",
                   _lazy("minimise"))
