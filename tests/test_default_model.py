@@ -62,3 +62,12 @@ def test_ferromagnet_is_below_antiferromagnet_and_random_states():
     d = rng.standard_normal((16, 3))
     d *= m / np.linalg.norm(d, axis=1, keepdims=True)
     assert pot.compute(big.replace(moments=d), ("energy",))["energy"] > e_fm
+
+
+def test_neb_workflow_takes_the_builtin_model_by_name():
+    from spinlattice.cli.neb import build_potential
+    from spinlattice.potentials.mmace import MMACEPotential
+    pot, text = build_potential({"model": "fe-npj2021", "model_parameters": {"dtype": "float64"}})
+    assert isinstance(pot, MMACEPotential) and "fe-npj2021" in text
+    with pytest.raises(ValueError, match="built-in model name"):
+        build_potential({"model": "nickel", "model_parameters": {}})

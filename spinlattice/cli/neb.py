@@ -9,9 +9,10 @@ output directory. Without CONFIG it uses the analytic magnetic Fe STAND-IN
 
 CONFIG is a JSON file; every key is optional:
 
-    {"model": "fe_standin",              built-in stand-in, or "package.module:function"
-                                         returning a Potential
-     "model_parameters": {},             keywords of bain_standin_fe (alpha, gamma, delta, ...)
+    {"model": "fe_standin",              built-in stand-in, a built-in model ("fe-npj2021"),
+                                         or "package.module:function" returning a Potential
+     "model_parameters": {},             keywords of bain_standin_fe (alpha, gamma, delta, ...),
+                                         of load_model (dtype) or of the function
      "element": "Fe",
      "starts": ["FM", "AFM", "NM", "FM->AFM"],   magnetic state of both end points, or
                                          "X->Y": bcc in state X, fcc in state Y
@@ -76,10 +77,15 @@ def build_potential(config):
                 "analytic magnetic Fe STAND-IN (Finnis-Sinclair EAM + Bethe-Slater Heisenberg + "
                 "Landau; potentials/fe_standin.py), hand-chosen parameters, not fitted to DFT; "
                 "used until the default mMACE Fe model exists")
+    from spinlattice.potentials.models import BUILTIN_MODELS, load_model
+    if model in BUILTIN_MODELS:
+        return load_model(model, **config["model_parameters"]), f"built-in model {model}"
     if ":" not in str(model):
-        raise ValueError(f"model must be 'fe_standin' or 'package.module:function', got {model!r}")
+        raise ValueError(f"model must be 'fe_standin', a built-in model name or "
+                         f"'package.module:function', got {model!r}")
     module, func = str(model).split(":", 1)
-    return getattr(importlib.import_module(module), func)(), f"potential from {model}"
+    return (getattr(importlib.import_module(module), func)(**config["model_parameters"]),
+            f"potential from {model}")
 
 
 def _switch_profiles(potential, result, hmax):
