@@ -10,7 +10,8 @@ Three independent estimates, compared:
 3. Peaks of the susceptibility χ(T) and heat capacity C_v(T) (parabola through the maximum and its
    neighbours; these approach T_C from the finite-size-shifted side).
 
-:func:`compare_estimates` warns when they disagree beyond their combined errors.
+:func:`compare_estimates` warns when they disagree beyond their combined errors;
+:func:`mean_field_temperature` gives the mean-field scale that sets a temperature grid.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import warnings
 
 import numpy as np
 from scipy.optimize import brentq
+
+from spinlattice.units import K_B
 
 
 def _power_law(t, amplitude, t_c, beta):
@@ -182,3 +185,27 @@ def fit_power_law_with_window_error(temperatures, magnetisation, errors, window,
         main[key + "_err_window"] = spread
         main[key + "_err"] = float(np.hypot(main[key + "_err"], spread))
     return main
+
+
+def mean_field_temperature(potential, state, rng, n_random=8):
+    """Mean-field T_C (K) of the model around the FM reference ``state``:
+
+        k_B T_MF = (2/3) (⟨E⟩_random − E_FM) / N,
+
+    ⟨E⟩_random the mean energy of ``n_random`` states of independent uniformly random moment
+    directions (same |m|). For a Heisenberg model ⟨E⟩_random = 0 and this is the usual
+    k_B T_MF = (1/3) Σ_j J_0j |m|²; for other potentials it uses the whole orientation
+    dependence of the energy, not only its bilinear part.
+    """
+    e_fm = potential.compute(state, ("energy",))["energy"]
+    size = np.linalg.norm(state.moments, axis=1, keepdims=True)
+    e_random = []
+    for _ in range(n_random):
+        d = rng.standard_normal(state.moments.shape)
+        d *= size / np.linalg.norm(d, axis=1, keepdims=True)
+        e_random.append(potential.compute(state.replace(moments=d), ("energy",))["energy"])
+    t_mf = 2.0 * (np.mean(e_random) - e_fm) / (3.0 * state.n_atoms * K_B)
+    if not t_mf > 0:
+        raise ValueError("random moment directions lie below the ferromagnet: the reference is "
+                         "not ferromagnetic, there is no Curie temperature to find")
+    return float(t_mf)

@@ -144,18 +144,31 @@ def main(output="exchange-fe-run", quick=False, model="fe-tb2j-abacus", direct=N
                                   fit=not quick)
     print(f"  extracted model: {_fmt(tc_extracted)}")
     if is_mmace(model):
-        tc_direct = direct_tc(direct)
+        tc_direct, extra = direct_tc(direct), {}
         print(f"  direct (hybrid MD/MC, {direct}): "
               + (_fmt(tc_direct) if tc_direct else "not given (--direct RESULTS_JSON)"))
-        summary = summarise(result, dft, t_mf, t_mf5, t_rpa, five, worst, tc_extracted, tc_direct,
-                            sizes, n_sweeps, temperatures, quick, started, model)
-        (out / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
-        print(f"\nwrote {out / 'summary.json'} ({summary['seconds']:.0f} s)")
-        return summary
-    tc_direct = monte_carlo_tc(potential, a, moment, sizes, temperatures, n_sweeps, 23, fixed,
-                               fit=not quick)
-    print(f"  direct         : {_fmt(tc_direct)}")
+    else:
+        tc_direct = monte_carlo_tc(potential, a, moment, sizes, temperatures, n_sweeps, 23,
+                                   fixed, fit=not quick)
+        print(f"  direct         : {_fmt(tc_direct)}")
+        extra = longitudinal_check(potential, state, result, a, moment, sizes, temperatures,
+                                   n_sweeps, quick)
 
+    summary = {
+        "model": model, "shells": result.table(), "angles_deg": result.angles.tolist(),
+        "dft_tb2j_meV": dft, "T_mean_field": t_mf, "T_mean_field_J1_J5": t_mf5, "T_rpa": t_rpa,
+        "J1_J5_ours_eV_per_muB2": five, "force_method_max_rel_diff": worst,
+        "T_C_mc_extracted": tc_extracted, "T_C_mc_direct": tc_direct, **extra,
+        "mc": {"sizes": sizes, "n_sweeps": n_sweeps, "temperatures": temperatures},
+        "quick": quick, "seconds": time.perf_counter() - started}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
+    print(f"\nwrote {out / 'summary.json'} ({summary['seconds']:.0f} s)")
+    return summary
+
+
+def longitudinal_check(potential, state, result, a, moment, sizes, temperatures, n_sweeps,
+                       quick):
+    """Step 4: the potential + a Landau term; returns the summary entries."""
     print("\n== 4. + Landau longitudinal term: direct MC samples |m| too")
     j0 = sum(s.count * s.J for s in result.shells)
     b = 0.05  # eV/μB⁴; A puts the ferromagnet's minimum at the reference moment
@@ -169,13 +182,7 @@ def main(output="exchange-fe-run", quick=False, model="fe-tb2j-abacus", direct=N
     tc_long = monte_carlo_tc(longitudinal, a, moment, sizes, temperatures, n_sweeps, 37, free,
                              fit=not quick)
     print(f"  direct, variable |m|: {_fmt(tc_long)}")
-
-    summary = summarise(result, dft, t_mf, t_mf5, t_rpa, five, worst, tc_extracted, tc_direct,
-                        sizes, n_sweeps, temperatures, quick, started, model)
-    summary.update({"T_C_mc_longitudinal": tc_long, "landau": {"A": landau_a, "B": b}})
-    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
-    print(f"\nwrote {out / 'summary.json'} ({summary['seconds']:.0f} s)")
-    return summary
+    return {"T_C_mc_longitudinal": tc_long, "landau": {"A": landau_a, "B": b}}
 
 
 def direct_tc(path):
@@ -185,17 +192,6 @@ def direct_tc(path):
     res = json.loads(Path(path).read_text())
     return {k: res.get(k) for k in ("T_C", "T_C_err", "beta", "beta_err", "T_C_chi",
                                     "T_C_binder", "T_C_binder_err")}
-
-
-def summarise(result, dft, t_mf, t_mf5, t_rpa, five, worst, tc_extracted, tc_direct, sizes,
-              n_sweeps, temperatures, quick, started, model):
-    return {
-        "model": model, "shells": result.table(), "angles_deg": result.angles.tolist(),
-        "dft_tb2j_meV": dft, "T_mean_field": t_mf, "T_mean_field_J1_J5": t_mf5, "T_rpa": t_rpa,
-        "J1_J5_ours_eV_per_muB2": five, "force_method_max_rel_diff": worst,
-        "T_C_mc_extracted": tc_extracted, "T_C_mc_direct": tc_direct,
-        "mc": {"sizes": sizes, "n_sweeps": n_sweeps, "temperatures": temperatures},
-        "quick": quick, "seconds": time.perf_counter() - started}
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ from ase.build import bulk
 from spinlattice import SpinLatticeState
 from spinlattice.errors import InputError
 from spinlattice.potentials import load_model
-from spinlattice.units import K_B
 
 # parse_known_args: inside Jupyter, sys.argv holds the kernel's own options, which we ignore
 parser = argparse.ArgumentParser(description="bcc Fe Curie temperature walk-through")
@@ -77,15 +76,11 @@ print(f"  max |m × h| = {np.abs(torque).max():.2e} eV (the FM state is stationa
 # the energy of uncorrelated directions (at fixed |m|). For a Heisenberg model E_para = 0 and
 # this is k_B T_MF = Σ_j J_0j |m|²/3. Mean field ignores fluctuations, so it overestimates
 # T_C (for nearest-neighbour bcc Heisenberg, by ≈ 30 %): the grid spans 0.45–0.95 T_MF.
-rng = np.random.default_rng(0)
-e_fm = out["energy"]
-e_para = []
-for _ in range(8):
-    d = rng.standard_normal((state.n_atoms, 3))
-    d *= MOMENT / np.linalg.norm(d, axis=1, keepdims=True)
-    e_para.append(potential.compute(state.replace(moments=d), ("energy",))["energy"])
-t_mf = 2.0 * (np.mean(e_para) - e_fm) / (3.0 * state.n_atoms * K_B)
-if t_mf <= 0:
+from spinlattice.analysis.curie import mean_field_temperature
+
+try:
+    t_mf = mean_field_temperature(potential, state, np.random.default_rng(0), n_random=8)
+except ValueError:
     raise SystemExit(f"{MODEL}: random directions lie below the ferromagnet at a = {A} Å, "
                      f"|m| = {MOMENT} μB; not a ferromagnet there, no Curie temperature")
 print(f"mean-field T_C ≈ {t_mf:.0f} K (experiment {EXPERIMENT_TC:.0f} K)")

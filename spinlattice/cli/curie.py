@@ -85,31 +85,6 @@ def load_config(path, quality="quick"):
                        extra_keys=("lattice", "element", "a", "moment"))
 
 
-def mean_field_tc(potential, state, rng, n_random=8):
-    """Mean-field T_C (K) of the model around the FM reference ``state``:
-
-        k_B T_MF = (2/3) (⟨E⟩_random − E_FM) / N,
-
-    ⟨E⟩_random the mean energy of ``n_random`` states of independent uniformly random moment
-    directions (same |m|). For a Heisenberg model ⟨E⟩_random = 0 and this is the usual
-    k_B T_MF = (1/3) Σ_j J_0j |m|²; for other potentials it uses the whole orientation
-    dependence of the energy, not only its bilinear part.
-    """
-    from spinlattice.units import K_B
-    e_fm = potential.compute(state, ("energy",))["energy"]
-    size = np.linalg.norm(state.moments, axis=1, keepdims=True)
-    e_random = []
-    for _ in range(n_random):
-        d = rng.standard_normal(state.moments.shape)
-        d *= size / np.linalg.norm(d, axis=1, keepdims=True)
-        e_random.append(potential.compute(state.replace(moments=d), ("energy",))["energy"])
-    t_mf = 2.0 * (np.mean(e_random) - e_fm) / (3.0 * state.n_atoms * K_B)
-    if not t_mf > 0:
-        raise ValueError("random moment directions lie below the ferromagnet: the reference is "
-                         "not ferromagnetic, there is no Curie temperature to find")
-    return float(t_mf)
-
-
 def _structure(config, size):
     from ase.build import bulk
 
@@ -121,6 +96,7 @@ def _structure(config, size):
 
 def run(config, log=print):
     """Run the calculation described by ``config`` (see module doc); returns the results dict."""
+    from spinlattice.analysis.curie import mean_field_temperature
     from spinlattice.analysis.observables import observables
     from spinlattice.analysis.plots import plot_curie
     from spinlattice.drivers.montecarlo import MoveSet
@@ -128,8 +104,7 @@ def run(config, log=print):
     from spinlattice.potentials.models import is_mmace, load_model, reference_structure
 
     mmace = is_mmace(config["model"])
-    potential = (load_model(config["model"], dtype=config["dtype"]) if mmace
-                 else load_model(config["model"]))
+    potential = load_model(config["model"], dtype=config["dtype"])
     if mmace and config["device"] != "cpu":
         potential.model.to(config["device"])
     lattice, element, a, moment = reference_structure(config["model"])
@@ -138,8 +113,8 @@ def run(config, log=print):
     out.mkdir(parents=True, exist_ok=True)
     temperatures = config["temperatures"]
     if temperatures == "auto":
-        t_mf = mean_field_tc(potential, _structure(config, 2 if mmace else 3),
-                             np.random.default_rng(config["seed"]))
+        t_mf = mean_field_temperature(potential, _structure(config, 2 if mmace else 3),
+                                      np.random.default_rng(config["seed"]))
         lo, hi = config["t_range"]
         temperatures = list(np.round(np.linspace(hi, lo, config["n_temperatures"]) * t_mf, 1))
         log(f"mean-field T_C {t_mf:.0f} K; temperatures {temperatures[-1]:.0f}–"
