@@ -239,3 +239,30 @@ def test_cli_train_finetune_evaluate(tmp_path, capsys):
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     assert main(["finetune", str(tmp_path / "bad.json"), "--from", str(model_path)]) == 2
     assert "[13]" in capsys.readouterr().err
+
+
+def test_stage_two_switches_weights_and_lr(tmp_path):
+    """The second stage (MACE protocol) replaces the loss weights from
+    round(start_fraction · max_steps) on and, with ``lr`` set, holds the lr constant; bad
+    entries are errors naming the key. In a run, the energy weight of 1000 in the second stage
+    shows up as a validation loss far above the first stage's (energy term × 1000/1)."""
+    from spinlattice.potentials.training.config import loss_weights, stage_learning_rate
+    from spinlattice.potentials.training.loop import train
+
+    cfg = resolve_config({"data": {"path": str(FE16)}, "optim": {"max_steps": 100},
+                          "stage_two": {"start_fraction": 0.75, "loss": {"energy": 1000.0},
+                                        "lr": 1e-3}})
+    assert loss_weights(74, cfg)["energy"] == 1.0 and loss_weights(75, cfg)["energy"] == 1000.0
+    assert loss_weights(75, cfg)["forces"] == 100.0
+    assert stage_learning_rate(74, cfg) > 1e-3 and stage_learning_rate(80, cfg) == 1e-3
+    for bad in ({"start_fraction": 1.5}, {"start_fraction": 0.5, "loss": {"enrgy": 1.0}}):
+        with pytest.raises(InputError, match="stage_two"):
+            resolve_config({"data": {"path": str(FE16)}, "stage_two": bad})
+    run = _config(tmp_path, "s2", 4, eval_every=1, loss={"kind": "mse", "forces": 0.0,
+                                                         "stress": 0.0, "magnetic_forces": 0.0},
+                  stage_two={"start_fraction": 0.5, "loss": {"energy": 1000.0}})
+    train(run, log=_quiet)
+    rows = [json.loads(x) for x in (tmp_path / "s2" / "log.jsonl").read_text().splitlines()]
+    valid = {r["step"]: r for r in rows if r["event"] == "eval"}
+    assert valid[2]["best_step"] == 2  # best restarted with the new weights
+    assert valid[2]["valid_loss"] > 100 * valid[1]["valid_loss"]

@@ -43,6 +43,10 @@ DEFAULTS = {
     "optim": {"optimizer": "adamw", "amsgrad": True, "lr": 0.01, "weight_decay": 0.0,
               "clip": 10.0, "schedule": "cosine", "warmup_steps": 0, "lr_min_factor": 0.02,
               "ema_decay": 0.99, "batch_size": 4, "max_steps": 1000, "max_time_s": None},
+    # MACE-style second stage (Batatia et al., NeurIPS 2022, training protocol): from step
+    # start_fraction·max_steps on, the loss weights in "loss" replace the first-stage ones
+    # (typically a much larger energy weight) and, if "lr" is set, the lr is that constant.
+    "stage_two": {"start_fraction": None, "loss": {}, "lr": None},
     "finetune": {"freeze": [], "refit_one_body": "shift"},  # "shift" | true (full refit) | false
     "augment_spin_rotation": "auto",
     "eval_every": 100, "eval_batch_size": 8, "checkpoint_every": 100, "log_every": 10,
@@ -51,7 +55,7 @@ DEFAULTS = {
 }
 
 #: Sections whose keys are free-form (user names).
-_FREE = {("data", "keys"), ("loss", "group_weights")}
+_FREE = {("data", "keys"), ("loss", "group_weights"), ("stage_two", "loss")}
 
 FINETUNE_OPTIM = {"lr": 5e-4, "clip": 10.0}
 
@@ -100,10 +104,40 @@ def resolve_config(user, finetune=False):
         raise InputError("model.dtype must be 'float32' or 'float64'")
     if cfg["augment_spin_rotation"] not in ("auto", True, False):
         raise InputError("augment_spin_rotation must be 'auto', true or false")
+    s2 = cfg["stage_two"]
+    if s2["start_fraction"] is not None and not 0.0 <= float(s2["start_fraction"]) <= 1.0:
+        raise InputError("stage_two.start_fraction must lie in [0, 1] (or be null)")
+    for k, v in s2["loss"].items():
+        if k not in ("energy", "forces", "stress", "magnetic_forces") or float(v) < 0:
+            raise InputError(f"stage_two.loss.{k}: need a weight ≥ 0 of energy, forces, "
+                             "stress or magnetic_forces")
     for k in ("eval_every", "checkpoint_every", "log_every"):
         if int(cfg[k]) < 1:
             raise InputError(f"{k} must be ≥ 1")
     return cfg
+
+
+def stage_two_start(cfg):
+    """First step of the second stage (an int), or None when there is none."""
+    f = cfg["stage_two"]["start_fraction"]
+    return None if f is None else int(round(float(f) * int(cfg["optim"]["max_steps"])))
+
+
+def loss_weights(step, cfg):
+    """{property: weight} in force at ``step`` (pure function of the step, like the lr)."""
+    w = {k: float(cfg["loss"][k]) for k in ("energy", "forces", "stress", "magnetic_forces")}
+    start = stage_two_start(cfg)
+    if start is not None and step >= start:
+        w.update({k: float(v) for k, v in cfg["stage_two"]["loss"].items()})
+    return w
+
+
+def stage_learning_rate(step, cfg):
+    """:func:`learning_rate`, or the constant ``stage_two.lr`` inside the second stage."""
+    start, lr2 = stage_two_start(cfg), cfg["stage_two"]["lr"]
+    if start is not None and step >= start and lr2 is not None:
+        return float(lr2)
+    return learning_rate(step, cfg["optim"])
 
 
 def learning_rate(step, optim):

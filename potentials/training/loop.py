@@ -7,7 +7,8 @@
    n̄ = mean neighbour count of the training frames when "auto"), or the model being
    fine-tuned; E0s and E0_z(|m|) by regularised least squares (:mod:`.onebody`), frozen;
    readout scale = RMS of the training force components (eV/Å) when ``one_body.scale`` is "auto";
-3. AdamW/Adam (AMSGrad optional), lr schedule (:func:`.config.learning_rate`), gradient-norm
+3. AdamW/Adam (AMSGrad optional), lr schedule (:func:`.config.learning_rate`; an optional
+   second stage with other loss weights, :func:`.config.loss_weights`), gradient-norm
    clipping, an exponential moving average (EMA) of the weights (used for validation, the best
    model and the final metrics), random global spin rotations of each training frame
    (moments and magnetic forces) for non-SOC models;
@@ -35,7 +36,7 @@ import torch
 from spinlattice.errors import InputError
 
 from . import data as D
-from .config import learning_rate, resolve_config
+from .config import loss_weights, resolve_config, stage_learning_rate, stage_two_start
 from .loss import batch_loss, collect_errors, make_batch, metrics, metrics_table
 from .onebody import apply_one_body, fit_one_body
 
@@ -267,9 +268,8 @@ def _weights(frames, cfg):
     return np.array([float(gw.get(str(D.group_of(f, key)), 1.0)) for f in frames])
 
 
-def _set_loss(model, frames, cfg, bs):
-    """Mean loss (float) over ``frames`` in batches (no parameter gradients kept)."""
-    lw = {k: float(cfg["loss"][k]) for k in ("energy", "forces", "stress", "magnetic_forces")}
+def _set_loss(model, frames, cfg, bs, lw):
+    """Mean loss (float) with weights ``lw`` over ``frames`` in batches (no gradients kept)."""
     tot, n = 0.0, 0
     for a in range(0, len(frames), bs):
         chunk = frames[a:a + bs]
@@ -339,11 +339,11 @@ def train(config, init_model=None, finetune=False, callback=None, log=print):
     augment = D.augmentation_default(cfg["augment_spin_rotation"], model.spin_orbit)
     log(f"model: {model.n_parameters()} parameters, species {model.species}, "
         f"spin_orbit {model.spin_orbit}, dtype {model.dtype}; spin-rotation augmentation {augment}")
-    lw = {k: float(cfg["loss"][k]) for k in ("energy", "forces", "stress", "magnetic_forces")}
     train_frames, bs = sets["train"], int(oc["batch_size"])
     n_batches = math.ceil(len(train_frames) / bs)
     eval_frames = sets["valid"] or train_frames
     max_steps, seed = int(oc["max_steps"]), int(cfg["seed"])
+    stage2 = stage_two_start(cfg)
     t0, last_t, last_step = time.time(), time.time(), step
     stopped_on_time = False
     logf = open(out / "log.jsonl", "a")
@@ -353,8 +353,12 @@ def train(config, init_model=None, finetune=False, callback=None, log=print):
                             dict(n_train=len(train_frames), param_names=param_names))
 
     def evaluate_now():
+        # the validation loss uses the weights in force, so a second stage starts a new "best"
+        if stage2 is not None and step >= stage2 and (best["step"] or 0) < stage2:
+            best.update(loss=None, step=None)
         with _Swap(params, ema):
-            vloss = _set_loss(model, eval_frames, cfg, int(cfg["eval_batch_size"]))
+            vloss = _set_loss(model, eval_frames, cfg, int(cfg["eval_batch_size"]),
+                              loss_weights(step, cfg))
             if best["loss"] is None or vloss < best["loss"]:
                 best.update(loss=vloss, step=step)
                 from spinlattice.potentials.mmace import save_model
@@ -374,11 +378,11 @@ def train(config, init_model=None, finetune=False, callback=None, log=print):
             if augment:
                 chunk = D.augment_batch(chunk, seed, step)
             batch = make_batch(chunk, model, _weights(chunk, cfg))
-            lr = learning_rate(step, oc)
+            lr = stage_learning_rate(step, cfg)
             for g in optimizer.param_groups:
                 g["lr"] = lr
             optimizer.zero_grad(set_to_none=True)
-            loss, terms = batch_loss(model, batch, lw, cfg["loss"]["kind"],
+            loss, terms = batch_loss(model, batch, loss_weights(step, cfg), cfg["loss"]["kind"],
                                      cfg["loss"]["huber_delta"], training=True)
             loss.backward()
             gnorm = (float(torch.nn.utils.clip_grad_norm_(params, float(oc["clip"])))
