@@ -26,22 +26,27 @@ from train_fe import DEFAULT_DATA, config as fe_config  # noqa: E402
 TARGETS = ["BCC-HCP-transition", "liquid_nonmag", "liquid_mag_old"]
 
 
-def pretrain_config(data, out, minutes, cache, threads):
-    cfg = fe_config(data, "magnetic", out / "pretrain", minutes, 3000, threads, cache)
+def pretrain_config(data, out, minutes, cache, threads, preset="small", steps=3000):
+    cfg = fe_config(data, "magnetic", out / "pretrain", minutes, steps, threads, cache,
+                    preset=preset)
     cfg["split"] = {"group_key": "config_type", "exclude_groups": TARGETS, "valid_fraction": 0.05,
                     "seed": 0}
     cfg["evaluate_sets"] = ["valid"]
     return cfg
 
 
-def target_config(data, out, n, mode, steps, cache, threads, ft_lr=5e-4):
-    cfg = fe_config(data, "magnetic", out / f"{mode}_{n}", 30.0, steps, threads, cache)
+def target_config(data, out, n, mode, steps, cache, threads, ft_lr=5e-4, preset="small"):
+    """mode: "finetune", "scratch", or "shift" (the pre-trained model with only its E0 shifted
+    to the N frames: the zero-step baseline fine-tuning has to beat)."""
+    cfg = fe_config(data, "magnetic", out / f"{mode}_{n}", 30.0, steps, threads, cache,
+                    preset=preset)
     cfg["split"] = {"group_key": "config_type", "only_groups": TARGETS, "test_fraction": 0.3,
                     "valid_fraction": 0.1, "max_train": None if n == "all" else int(n), "seed": 0}
-    cfg["optim"].update(batch_size=4, max_steps=steps, lr=ft_lr if mode == "finetune" else 1e-2)
+    cfg["optim"].update(batch_size=4, max_steps=0 if mode == "shift" else steps,
+                        lr=1e-2 if mode == "scratch" else ft_lr)
     cfg.update(eval_every=max(steps // 4, 1), checkpoint_every=steps, log_every=max(steps // 4, 1),
                evaluate_sets=["test"], plots=False)
-    if mode == "finetune":
+    if mode != "scratch":
         del cfg["model"]
     return cfg
 
@@ -52,6 +57,8 @@ def main(argv=None):
     p.add_argument("--stage", choices=["pretrain", "study", "all"], default="all")
     p.add_argument("--pretrain-minutes", type=float, default=15.0)
     p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--pretrain-steps", type=int, default=3000, help="cosine schedule length")
+    p.add_argument("--preset", default="small", help="model/loss preset of train_fe.py")
     p.add_argument("--sizes", default="10,30,100,all")
     p.add_argument("--finetune-lr", type=float, default=5e-4, help="paper: 5e-4")
     p.add_argument("--threads", type=int)
@@ -62,29 +69,32 @@ def main(argv=None):
 
     out = Path(a.output)
     if a.stage in ("pretrain", "all"):
-        train(pretrain_config(a.data, out, a.pretrain_minutes, a.cache, a.threads))
+        train(pretrain_config(a.data, out, a.pretrain_minutes, a.cache, a.threads, a.preset,
+                              a.pretrain_steps))
     if a.stage == "pretrain":
         return
     pre = out / "pretrain" / "model.pt"
     rows = []
     for n in a.sizes.split(","):
         row = {"n": n}
-        for mode in ("finetune", "scratch"):
+        for mode in ("shift", "finetune", "scratch"):
             cfg = target_config(a.data, out, n, mode, a.steps, a.cache, a.threads,
-                                a.finetune_lr)
-            res = finetune(cfg, pre) if mode == "finetune" else train(cfg)
+                                a.finetune_lr, a.preset)
+            res = train(cfg) if mode == "scratch" else finetune(cfg, pre)
             m = res["metrics"]["test"]["overall"]
             row["n_train"] = res["sets"]["train"]
             row[mode] = {k: m[k]["rmse"] for k in m}
             print(json.dumps(row), flush=True)
         rows.append(row)
         (out / "study.json").write_text(json.dumps(rows, indent=1))
-    lines = ["| N frames | E RMSE fine-tune / scratch [meV/atom] | F RMSE fine-tune / scratch "
-             "[meV/Å] | σ RMSE fine-tune / scratch [GPa] |", "|---|---|---|---|"]
+    lines = ["| N frames | E RMSE fine-tune / scratch / E0 shift only [meV/atom] | F RMSE "
+             "fine-tune / scratch / shift [meV/Å] | σ RMSE fine-tune / scratch / shift [GPa] |",
+             "|---|---|---|---|"]
     for r in rows:
-        f, s = r["finetune"], r["scratch"]
-        lines.append(f"| {r['n_train']} | {f['energy']:.1f} / {s['energy']:.1f} | "
-                     f"{f['forces']:.0f} / {s['forces']:.0f} | {f['stress']:.2f} / {s['stress']:.2f} |")
+        f, s, z = r["finetune"], r["scratch"], r.get("shift", {})
+        cell = lambda p, fmt: " / ".join(format(x[p], fmt) for x in (f, s, z) if p in x)  # noqa
+        lines.append(f"| {r['n_train']} | {cell('energy', '.1f')} | {cell('forces', '.0f')} | "
+                     f"{cell('stress', '.2f')} |")
     (out / "study.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     import matplotlib
@@ -93,7 +103,7 @@ def main(argv=None):
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     ns = [r["n_train"] for r in rows]
     for ax, prop, unit in zip(axes, ("energy", "forces"), ("meV/atom", "meV/Å")):
-        for mode in ("finetune", "scratch"):
+        for mode in ("shift", "finetune", "scratch"):
             ax.plot(ns, [r[mode][prop] for r in rows], "o-", label=mode)
         ax.set_xscale("log")
         ax.set_yscale("log")
