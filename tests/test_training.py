@@ -213,8 +213,8 @@ def test_split_reproducible_and_by_group():
 
 def test_cli_train_finetune_evaluate(tmp_path, capsys):
     """End to end through the CLI: train 2 steps, fine-tune 1 step with the radial MLP frozen
-    (frozen weights unchanged), evaluate; fine-tuning on data with an unknown element (Al)
-    is a clear error."""
+    (frozen weights unchanged), evaluate; evaluating on an unknown element (Al) is a clear
+    error, fine-tuning on it adds the element."""
     from spinlattice.cli.main import main
     from spinlattice.potentials.mmace import load_model
 
@@ -233,12 +233,16 @@ def test_cli_train_finetune_evaluate(tmp_path, capsys):
     assert main(["evaluate", str(model_path), str(FE16), "--output", str(tmp_path / "ev")]) == 0
     res = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert res["overall"]["forces"]["n"] == 2 * 16 * 3
-    bad = _config(tmp_path, "bad", 1)
-    bad["data"]["path"] = str(FEAL)
-    del bad["model"]
-    (tmp_path / "bad.json").write_text(json.dumps(bad))
-    assert main(["finetune", str(tmp_path / "bad.json"), "--from", str(model_path)]) == 2
+    # a new element (Al): evaluating the Fe model on it is a clear error; fine-tuning on it
+    # gives Al fresh embeddings (tests/test_mmace_species.py checks the Fe part is unchanged)
+    assert main(["evaluate", str(model_path), str(FEAL)]) == 2
     assert "[13]" in capsys.readouterr().err
+    grow = _config(tmp_path, "grow", 1)
+    grow["data"]["path"] = str(FEAL)
+    del grow["model"]
+    (tmp_path / "grow.json").write_text(json.dumps(grow))
+    assert main(["finetune", str(tmp_path / "grow.json"), "--from", str(model_path)]) == 0
+    assert load_model(tmp_path / "grow" / "model.pt").species == [26, 13]
 
 
 def test_stage_two_switches_weights_and_lr(tmp_path):

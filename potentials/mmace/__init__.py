@@ -9,5 +9,7 @@
 from .checkpoint import load_model, read_metadata, save_model
 from .model import MagneticMACE
 from .potential import MMACEPotential
+from .species import add_species
 
-__all__ = ["MagneticMACE", "MMACEPotential", "save_model", "load_model", "read_metadata"]
+__all__ = ["MagneticMACE", "MMACEPotential", "save_model", "load_model", "read_metadata",
+           "add_species"]

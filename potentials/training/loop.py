@@ -146,9 +146,23 @@ def _check_species(model, frames):
     have = set(model.species)
     need = set(D.species_of(frames))
     if not need <= have:
-        raise InputError(f"the data hold elements {sorted(need - have)} that the pre-trained model "
-                         f"(species {sorted(have)}) does not know; this model version cannot add "
-                         "fresh element embeddings — train a new model including them")
+        raise InputError(f"the data hold elements {sorted(need - have)} that the model "
+                         f"(species {sorted(have)}) does not know; fine-tune it on frames "
+                         "containing them first (new elements get fresh embeddings)")
+
+
+def grow_species(model, train_frames, other_frames, seed, log=print):
+    """Fine-tuning: the model with fresh embeddings for elements of ``train_frames`` it does
+    not know (:func:`~spinlattice.potentials.mmace.add_species`; m_max from the frames as for
+    a new model); an element only in ``other_frames`` (valid/test) is an error."""
+    from spinlattice.potentials.mmace import add_species
+
+    new = sorted(set(D.species_of(train_frames)) - set(model.species))
+    if new:
+        model = add_species(model, new, auto_m_max(train_frames, new), seed=seed)
+        log(f"fine-tuning: new elements {new} get fresh embeddings (species now {model.species})")
+    _check_species(model, other_frames)
+    return model
 
 
 def freeze(model, prefixes):
@@ -311,8 +325,8 @@ def train(config, init_model=None, finetune=False, callback=None, log=print):
         model = model_from_training_state(state)
         log(f"resuming from {ckpt_path} at step {state['step']}")
     elif init_model is not None:
-        model = init_model.to(_dtype(cfg["model"]["dtype"]))
-        _check_species(model, sets["train"] + sets["valid"] + sets["test"])
+        model = grow_species(init_model.to(_dtype(cfg["model"]["dtype"])), sets["train"],
+                             sets["valid"] + sets["test"], int(cfg["seed"]), log)
         if cfg["finetune"]["refit_one_body"] == "shift":
             shift_e0(model, sets["train"], log)
         elif cfg["finetune"]["refit_one_body"]:
