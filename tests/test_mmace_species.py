@@ -21,10 +21,11 @@ DATA = Path(__file__).parent / "data"
 PROPS = ("energy", "forces", "stress", "magnetic_forces")
 
 
-def _fe_model(n_layers=2):
+def _fe_model(n_layers=2, vector_channels=0):
     model = MagneticMACE([26], channels=8, n_layers=n_layers, correlation=3, r_max=4.0,
                          l_pos_max=2, l_mag_max=1, n_bessel=6, n_mag_basis=4, m_max=3.0,
-                         radial_hidden=8, readout_hidden=4, seed=1, dtype=torch.float64)
+                         radial_hidden=8, readout_hidden=4, seed=1, dtype=torch.float64,
+                         vector_channels=vector_channels)
     model.set_one_body(26, coefficients=np.linspace(-0.2, 0.1, 4), e0=-3.0)
     return model
 
@@ -33,10 +34,10 @@ def _compute(model, state):
     return MMACEPotential(model).compute(state, PROPS)
 
 
-@pytest.mark.parametrize("n_layers", [1, 2])
-def test_old_element_predictions_unchanged(n_layers):
+@pytest.mark.parametrize("n_layers,vectors", [(1, 0), (2, 0), (2, 8)])
+def test_old_element_predictions_unchanged(n_layers, vectors):
     fe = read_extxyz(str(DATA / "fe16_spin.extxyz"))[0].state
-    model = _fe_model(n_layers)
+    model = _fe_model(n_layers, vectors)
     grown = add_species(model, [13], m_max=1.0)
     assert grown.species == [26, 13] and grown.config["m_max"][13] == 1.0
     assert grown.n_parameters() > model.n_parameters()

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
-from .coupling import build_coupling, coupled_basis, make_blocks
+from .coupling import build_coupling, build_vector_coupling, coupled_basis, make_blocks
 
 
 def natural_order(l_pos, l_mag):
@@ -244,6 +244,96 @@ class FoldedContraction(torch.autograd.Function):
         return dA, None, None, None, None, None, None, None
 
 
+def coupled_rotation(l_pos, l_mag, dtype):
+    """(D, D) block-diagonal change to the coupled J basis (SOC), in natural component order."""
+    nat = natural_order(l_pos, l_mag)
+    dim = len(nat)
+    rot = np.zeros((dim, dim))
+    for b in make_blocks(l_pos, l_mag):
+        sl = nat[b.offset:b.offset + b.size]
+        rot[np.ix_(sl, sl)] = coupled_basis(b)
+    return torch.tensor(rot, dtype=dtype)
+
+
+def rotate_to_coupled(module, A):
+    """(D, K, n) → coupled J basis for SOC (one D×D product), unchanged otherwise."""
+    if not module.spin_orbit:
+        return A
+    D, K, n = A.shape
+    return (module.rot.T @ A.reshape(D, K * n)).view(D, K, n)
+
+
+def register_sparse(module, i1, v1, p1, a2, b2, v2, p2, a3, b3, c3, v3, p3, dtype):
+    """Buffers of the sparse evaluation (:func:`sparse_polynomials`) on ``module``: component
+    indices in natural order, coefficients and output rows of the ν = 1, 2, 3 entries, with
+    the pair products shared between ν = 2 and ν = 3."""
+    pairs = {}
+    s2 = [pairs.setdefault(_pair(x, y), len(pairs)) for x, y in zip(a2, b2)]
+    s3 = [pairs.setdefault(_pair(x, y), len(pairs)) for x, y in zip(a3, b3)]
+    arrays = dict(i1=i1, p1=p1, pa=[k[0] for k in pairs], pb=[k[1] for k in pairs], s2=s2,
+                  p2=p2, s3=s3, c3=c3, p3=p3)
+    for name, arr in arrays.items():
+        module.register_buffer(name, torch.tensor(np.asarray(arr), dtype=torch.long))
+    for name, arr in (("v1", v1), ("v2", v2), ("v3", v3)):
+        module.register_buffer(name, torch.tensor(np.asarray(arr), dtype=dtype))
+
+
+def sparse_polynomials(module, A):
+    """(D, K, n) (already in the coupled basis for SOC) → (R, K, n), R = Σ module.n_paths:
+    row r = Σ_entries U A_a [A_b [A_c]] over the entries whose output row is r (autograd)."""
+    D, K, n = A.shape
+    At = A.reshape(D, K * n)
+    n1, n2, n3 = module.n_paths
+    out = [At.new_zeros(n1, K * n).index_add(
+        0, module.p1, At.index_select(0, module.i1) * module.v1[:, None])]
+    if n2 or n3:
+        O = At.index_select(0, module.pa) * At.index_select(0, module.pb)
+        if n2:
+            src = O.index_select(0, module.s2) * module.v2[:, None]
+            out.append(At.new_zeros(n2, K * n).index_add(0, module.p2, src))
+        if n3:
+            src = O.index_select(0, module.s3) * At.index_select(0, module.c3) * module.v3[:, None]
+            out.append(At.new_zeros(n3, K * n).index_add(0, module.p3, src))
+    return torch.cat(out, dim=0).view(-1, K, n)
+
+
+class VectorContraction(torch.nn.Module):
+    """A (D, K, n) → V (n, K, 3): per-channel body-ordered polar vectors (hidden 1o features),
+
+        V_{ik,μ} = Σ_ν Σ_p w^{(ν)}_{z_i p k} Σ_{a ≤ b ≤ …} U^{(ν)p,μ}_{a b …} A_{ika} A_{ikb} …,
+
+    the equivariant counterpart of :class:`SymmetricContraction` (U from
+    :func:`~.coupling.build_vector_coupling`; μ in e3nn's real l = 1 basis). Sparse autograd
+    evaluation (only models with vector channels use it). ``weights[ν]``: (n_species, P_ν, K).
+    """
+
+    def __init__(self, l_pos, l_mag, correlation, spin_orbit, channels, n_species, generator,
+                 dtype):
+        super().__init__()
+        spec = build_vector_coupling(l_pos, l_mag, correlation, spin_orbit)
+        self.spin_orbit = spin_orbit
+        self.n_paths = spec.n_paths  # rows 3·p + μ
+        if spin_orbit:
+            self.register_buffer("rot", coupled_rotation(l_pos, l_mag, dtype))
+        nat = natural_order(l_pos, l_mag)
+        (i1, v1, p1), (a2, b2, v2, p2), (a3, b3, c3, v3, p3) = spec.nu1, spec.nu2, spec.nu3
+        register_sparse(self, nat[i1], v1, p1, nat[a2], nat[b2], v2, p2, nat[a3], nat[b3],
+                        nat[c3], v3, p3, dtype)
+        self.weights = torch.nn.ParameterList()
+        for rows in spec.n_paths:
+            n_p = rows // 3
+            w = torch.randn(n_species, n_p, channels, generator=generator, dtype=torch.float64)
+            self.weights.append(torch.nn.Parameter((w / max(n_p, 1) ** 0.5).to(dtype)))
+
+    def forward(self, A: torch.Tensor, runs) -> torch.Tensor:
+        """(D, K, n) and species runs [(z, start, stop)] of the site axis → V (n, K, 3)."""
+        D, K, n = A.shape
+        poly = sparse_polynomials(self, rotate_to_coupled(self, A)).view(-1, 3, K, n)
+        w = torch.cat(list(self.weights), dim=1)  # (Z, P, K)
+        return torch.cat([torch.einsum("pukn,pk->nku", poly[..., a:b], w[z])
+                          for z, a, b in runs], dim=0)
+
+
 class SymmetricContraction(torch.nn.Module):
     """A (D, K, n) → B (n, K): per-channel body-ordered invariants mixed by species weights.
 
@@ -269,13 +359,8 @@ class SymmetricContraction(torch.nn.Module):
         self.n_paths = spec.n_paths
         self.labels = spec.labels
         nat = natural_order(l_pos, l_mag)
-        blocks = make_blocks(l_pos, l_mag)
-        if spin_orbit:  # block-diagonal change to the coupled J basis, in natural order
-            rot = np.zeros((spec.dim, spec.dim))
-            for b in blocks:
-                sl = nat[b.offset:b.offset + b.size]
-                rot[np.ix_(sl, sl)] = coupled_basis(b)
-            self.register_buffer("rot", torch.tensor(rot, dtype=dtype))
+        if spin_orbit:
+            self.register_buffer("rot", coupled_rotation(l_pos, l_mag, dtype))
         i1, v1, p1 = spec.nu1
         a2, b2, v2, p2 = spec.nu2
         a3, b3, c3, v3, p3 = spec.nu3
@@ -291,15 +376,7 @@ class SymmetricContraction(torch.nn.Module):
             self.weights.append(torch.nn.Parameter((w / max(n_p, 1) ** 0.5).to(dtype)))
 
     def _init_sparse(self, i1, v1, p1, a2, b2, v2, p2, a3, b3, c3, v3, p3, dtype):
-        pairs = {}
-        s2 = [pairs.setdefault(_pair(x, y), len(pairs)) for x, y in zip(a2, b2)]
-        s3 = [pairs.setdefault(_pair(x, y), len(pairs)) for x, y in zip(a3, b3)]
-        arrays = dict(i1=i1, p1=p1, pa=[k[0] for k in pairs], pb=[k[1] for k in pairs], s2=s2,
-                      p2=p2, s3=s3, c3=c3, p3=p3)
-        for name, arr in arrays.items():
-            self.register_buffer(name, torch.tensor(np.asarray(arr), dtype=torch.long))
-        for name, arr in (("v1", v1), ("v2", v2), ("v3", v3)):
-            self.register_buffer(name, torch.tensor(arr, dtype=dtype))
+        register_sparse(self, i1, v1, p1, a2, b2, v2, p2, a3, b3, c3, v3, p3, dtype)
 
     def _init_folded(self, spec, i1, v1, p1, a2, b2, v2, p2, a3, b3, c3, v3, p3, dtype):
         """Dense U tensors for the folded evaluation, or none when they would be too large."""
@@ -340,27 +417,11 @@ class SymmetricContraction(torch.nn.Module):
         return sum(self.n_paths)
 
     def _rotate(self, A):
-        """(D, K, n) → coupled J basis for SOC (one D×D product), unchanged otherwise."""
-        if not self.spin_orbit:
-            return A
-        D, K, n = A.shape
-        return (self.rot.T @ A.reshape(D, K * n)).view(D, K, n)
+        return rotate_to_coupled(self, A)
 
     def invariants(self, A: torch.Tensor) -> torch.Tensor:
         """(D, K, n) → (P, K, n) unweighted invariants of order 1, 2, 3 stacked (sparse path)."""
-        D, K, n = A.shape
-        At = self._rotate(A).reshape(D, K * n)
-        out = [At.new_zeros(self.n_paths[0], K * n).index_add(
-            0, self.p1, At.index_select(0, self.i1) * self.v1[:, None])]
-        if self.n_paths[1] or self.n_paths[2]:
-            O = At.index_select(0, self.pa) * At.index_select(0, self.pb)
-            if self.n_paths[1]:
-                src = O.index_select(0, self.s2) * self.v2[:, None]
-                out.append(At.new_zeros(self.n_paths[1], K * n).index_add(0, self.p2, src))
-            if self.n_paths[2]:
-                src = O.index_select(0, self.s3) * At.index_select(0, self.c3) * self.v3[:, None]
-                out.append(At.new_zeros(self.n_paths[2], K * n).index_add(0, self.p3, src))
-        return torch.cat(out, dim=0).view(-1, K, n)
+        return sparse_polynomials(self, self._rotate(A))
 
     def all_weights(self):
         return torch.cat(list(self.weights), dim=1)  # (Z, P, K)

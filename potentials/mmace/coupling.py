@@ -244,3 +244,98 @@ def build_coupling(l_pos: int, l_mag: int, correlation: int, spin_orbit: bool,
     nu1 = pack(stores[0], 1)
     return CouplingSpec(dim, (nu1[0], nu1[1], nu1[2]), pack(stores[1], 2), pack(stores[2], 3),
                         tuple(s["count"] for s in stores), labels)
+
+
+# ---------------------------------------------------------------------- vector (1o) outputs
+def _chain(ls, L):
+    """Coupling tensors (2l_1+1, …, 2l_n+1, 2L+1) of l_1 ⊗ … ⊗ l_n → L, one per sequence of
+    intermediate couplings ((l_1 l_2) L_12, (L_12 l_3) L_123, …), built from real 3j symbols
+    (an invariant 3j tensor C^{abc} maps a ⊗ b → c because the real D^c are orthogonal)."""
+    if len(ls) == 1:
+        return [np.eye(2 * L + 1)] if ls[0] == L else []
+    out = []
+    for L12 in range(abs(ls[0] - ls[1]), ls[0] + ls[1] + 1):
+        c = _w3j(ls[0], ls[1], L12)
+        for rest in _chain([L12] + list(ls[2:]), L):
+            out.append(np.tensordot(c, rest, axes=([2], [0])))
+    return out
+
+
+def _vector_tensors(blocks, spin_orbit):
+    """Equivariant tensors (|b_1|, …, |b_n|, 3) of n blocks → a polar, time-reversal-even
+    vector (l = 1, spin scalar for non-SOC; J = 1 of the joint rotation for SOC)."""
+    if (sum(b.l for b in blocks) + 1) % 2 or sum(b.lp for b in blocks) % 2:
+        return []
+    sizes = [b.size for b in blocks]
+    if not spin_orbit:
+        out = []
+        for sp in _chain([b.l for b in blocks], 1):
+            for sm in _chain([b.lp for b in blocks], 0):
+                n = len(blocks)
+                # interleave (m_1, m'_1, m_2, m'_2, …) then merge each pair into the block index
+                t = np.einsum(sp, list(range(n)) + [2 * n], sm[..., 0],
+                              list(range(n, 2 * n)),
+                              [x for i in range(n) for x in (i, n + i)] + [2 * n])
+                out.append(t.reshape(*sizes, 3))
+        return out
+    out = []
+    for Js in itertools.product(*(_js(b) for b in blocks)):
+        for c in _chain(list(Js), 1):
+            t = np.zeros(sizes + [3])
+            t[tuple(_j_slice(b, J) for b, J in zip(blocks, Js))] = c
+            out.append(t)
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def build_vector_coupling(l_pos: int, l_mag: int, correlation: int, spin_orbit: bool,
+                          seed: int = 0) -> CouplingSpec:
+    """Vector-valued (1o) body-ordered features of the atomic basis, as a :class:`CouplingSpec`
+    whose "path" index is 3·p + μ (μ: the l = 1 component in e3nn's real basis), so the
+    sparse evaluation of the invariants applies unchanged. Orders ν = 1..``correlation``;
+    vanishing or linearly dependent paths (random probes, all three components) are dropped."""
+    if correlation not in (1, 2, 3):
+        raise ValueError(f"correlation order must be 1, 2 or 3, got {correlation}")
+    blocks = make_blocks(l_pos, l_mag)
+    dim = sum(b.size for b in blocks)
+    probe = np.random.default_rng(seed).standard_normal((64, dim))
+    stores = [dict(probe={}, entries=[], count=0) for _ in range(correlation)]
+    labels = []
+    for order in range(1, correlation + 1):
+        store = stores[order - 1]
+        for group in itertools.combinations_with_replacement(blocks, order):
+            offsets = [b.offset for b in group]
+            for t in _vector_tensors(group, spin_orbit):
+                per_mu = [_sym_entries(t[..., mu], offsets, order) if order > 1 else
+                          {(offsets[0] + int(i),): float(t[i, mu])
+                           for i in np.nonzero(np.abs(t[:, mu]) > _TOL)[0]}
+                          for mu in range(3)]
+                vals = np.concatenate([
+                    np.prod(probe[:, np.array(list(e), dtype=np.int64)], axis=2)
+                    @ np.array(list(e.values())) if e else np.zeros(len(probe))
+                    for e in per_mu])
+                norm = np.linalg.norm(vals)
+                if norm < 1e-8 * np.sqrt(len(vals)):
+                    continue
+                res = vals / norm
+                basis = store["probe"].setdefault(group, [])
+                for q in basis:
+                    res = res - q * (q @ res)
+                if np.linalg.norm(res) < 1e-7:
+                    continue
+                basis.append(res / np.linalg.norm(res))
+                p = store["count"]
+                store["count"] += 1
+                for mu, e in enumerate(per_mu):
+                    for key, v in e.items():
+                        store["entries"].append(key + (v, 3 * p + mu))
+                labels.append((order,) + tuple((b.l, b.lp) for b in group))
+    packed = []
+    for order in (1, 2, 3):
+        e = stores[order - 1]["entries"] if order <= correlation else []
+        arr = list(zip(*e)) if e else [[]] * (order + 2)
+        packed.append(tuple(np.array(x, dtype=np.int64) for x in arr[:order])
+                      + (np.array(arr[order], dtype=np.float64),
+                         np.array(arr[order + 1], dtype=np.int64)))
+    counts = tuple(3 * stores[o - 1]["count"] if o <= correlation else 0 for o in (1, 2, 3))
+    return CouplingSpec(dim, packed[0], packed[1], packed[2], counts, labels)

@@ -42,8 +42,8 @@ from torch.utils.checkpoint import checkpoint
 
 from .basis import (bessel_basis, chebyshev_magnitude_basis, edge_harmonics, polynomial_envelope,
                     solid_harmonics)
-from .contraction import SymmetricContraction, _pool
-from .coupling import make_blocks
+from .contraction import SymmetricContraction, VectorContraction, _pool
+from .coupling import _w3j, make_blocks
 
 
 #: Default memory for saved activations of one layer before chunks are checkpointed (bytes).
@@ -83,6 +83,9 @@ class MagneticMACE(torch.nn.Module):
     ----------
     species : sequence of atomic numbers the model knows.
     channels : K, number of scalar channels (hidden irreps K x 0e).
+    vector_channels : 0 or K: also K polar-vector channels (hidden irreps K x 0e + K x 1o,
+        the paper's pre-training setting); needs n_layers ≥ 2 (vectors are passed between
+        layers, see :meth:`vector_messages`).
     n_layers : message-passing layers (receptive field n_layers · r_max).
     correlation : body order ν ∈ {1, 2, 3} of the symmetric contraction.
     r_max : cutoff radius, Å.   l_pos_max / l_mag_max : spatial / spin degrees.
@@ -102,7 +105,7 @@ class MagneticMACE(torch.nn.Module):
     def __init__(self, species, channels=64, n_layers=1, correlation=3, r_max=5.0, l_pos_max=3,
                  l_mag_max=1, n_bessel=8, n_mag_basis=8, m_max=3.0, spin_orbit=False,
                  radial_hidden=64, readout_hidden=16, avg_num_neighbors=20.0, wall_strength=1.0,
-                 chunk_size=256, seed=0, dtype=torch.float64, device="cpu"):
+                 chunk_size=256, seed=0, dtype=torch.float64, device="cpu", vector_channels=0):
         super().__init__()
         species = [int(z) for z in species]
         if len(set(species)) != len(species) or not species:
@@ -118,6 +121,9 @@ class MagneticMACE(torch.nn.Module):
             raise ValueError("m_max must be positive")
         if not 0 <= l_mag_max <= 3 or not 0 <= l_pos_max <= 4 or n_layers < 1:
             raise ValueError("need 0 ≤ l_mag_max ≤ 3, 0 ≤ l_pos_max ≤ 4, n_layers ≥ 1")
+        if vector_channels not in (0, channels) or (vector_channels and n_layers < 2):
+            raise ValueError(f"vector_channels must be 0 or channels ({channels}) and needs "
+                             f"n_layers ≥ 2; got {vector_channels} with {n_layers} layer(s)")
         self.config = dict(species=species, channels=channels, n_layers=n_layers,
                            correlation=correlation, r_max=float(r_max), l_pos_max=l_pos_max,
                            l_mag_max=l_mag_max, n_bessel=n_bessel, n_mag_basis=n_mag_basis,
@@ -125,12 +131,15 @@ class MagneticMACE(torch.nn.Module):
                            radial_hidden=radial_hidden, readout_hidden=readout_hidden,
                            avg_num_neighbors=float(avg_num_neighbors),
                            wall_strength=float(wall_strength), chunk_size=chunk_size, seed=seed)
+        if vector_channels:  # key absent for scalar models: their checkpoints are unchanged
+            self.config["vector_channels"] = int(vector_channels)
         self.species = species
         self.species_index = {z: n for n, z in enumerate(species)}
         self.K, self.T, self.r_max = channels, n_layers, float(r_max)
         self.l_pos, self.l_mag, self.spin_orbit = l_pos_max, l_mag_max, bool(spin_orbit)
         self.Q, self.R = n_bessel, n_mag_basis + 1
         self.chunk_size = chunk_size
+        self.vector = bool(vector_channels)
         self.activation_budget = ACTIVATION_BUDGET
         self.blocks = make_blocks(l_pos_max, l_mag_max)
         Z, K, Q, R, Dm = len(species), channels, n_bessel, self.R, (l_mag_max + 1) ** 2
@@ -146,6 +155,12 @@ class MagneticMACE(torch.nn.Module):
             torch.nn.ParameterList(), torch.nn.ParameterList(), torch.nn.ParameterList(),
             torch.nn.ModuleList())
         self.w_h, self.w_out = torch.nn.ParameterList(), torch.nn.ParameterList()
+        self.vcontractions, self.w_v = torch.nn.ModuleList(), torch.nn.ParameterList()
+        self.w_vblock, self.w_vphi = torch.nn.ParameterList(), torch.nn.ParameterList()
+        self.vector_paths = vector_message_paths(l_pos_max) if self.vector else []
+        for n, (l, L) in enumerate(self.vector_paths):
+            cg = torch.tensor(_w3j(l, 1, L), dtype=dtype)
+            self.register_buffer(f"vector_cg_{n}", cg * math.sqrt(2 * L + 1), persistent=False)
         for t in range(n_layers):
             rad = torch.nn.ParameterList()
             if radial_hidden:
@@ -162,6 +177,14 @@ class MagneticMACE(torch.nn.Module):
                 l_pos_max, l_mag_max, correlation, spin_orbit, K, Z, gen, dtype))
             self.w_h.append(_param((K, K), gen, dtype, 1 / math.sqrt(K)))
             self.w_out.append(_param((K,), gen, dtype, 1 / math.sqrt(K)))
+            if self.vector and t < n_layers - 1:
+                self.vcontractions.append(VectorContraction(
+                    l_pos_max, l_mag_max, correlation, spin_orbit, K, Z, gen, dtype))
+                self.w_v.append(_param((K, K), gen, dtype, 1 / math.sqrt(K)))
+            if self.vector and t > 0:
+                shape = (len(self.vector_paths), l_mag_max + 1, Q, K)
+                self.w_vblock.append(_param(shape, gen, dtype, 1 / math.sqrt(Q)))
+                self.w_vphi.append(_param((l_mag_max + 1, R, K), gen, dtype, 1 / math.sqrt(R)))
         self.readout_mlp = torch.nn.ParameterList()
         if readout_hidden:
             self.readout_mlp.append(_param((K, readout_hidden), gen, dtype, 1 / math.sqrt(K)))
@@ -221,16 +244,26 @@ class MagneticMACE(torch.nn.Module):
 
     def sender_table(self, t, species, T, S, h=None):
         """Per-atom sender features of layer t: (n, F). Layer 0: one-hot(z) ⊗ T ⊗ S;
-        layer t ≥ 1: rows (l'm', k) of h_k φ_{kl'}(|m|) S_l'm'(m)."""
+        layer t ≥ 1: rows (l'm', k) of h_k φ_{kl'}(|m|) S_l'm'(m), then for vector models
+        rows (l'm', μ, k) of v_{kμ} φ^v_{kl'}(|m|) S_l'm'(m) (node features h = [h | v],
+        :meth:`node_update`)."""
         n = T.shape[0]
         if t == 0:
             ts = (T[:, :, None] * S[:, None, :]).reshape(n, 1, -1)
             onehot = torch.nn.functional.one_hot(species, len(self.species)).to(T.dtype)
             return (onehot[:, :, None] * ts).reshape(n, -1)
-        phi = torch.einsum("nr,prk->npk", T, self.w_phi[t - 1])  # (n, l_mag+1, K)
+        scal = (h[:, None, :self.K] * self._phi(self.w_phi[t - 1], T) * S[:, :, None])
+        if not self.vector:
+            return scal.reshape(n, -1)
+        v = h[:, self.K:].view(n, 1, 3, self.K)
+        vec = v * (self._phi(self.w_vphi[t - 1], T) * S[:, :, None])[:, :, None, :]
+        return torch.cat([scal.reshape(n, -1), vec.reshape(n, -1)], dim=1)
+
+    def _phi(self, w, T):
+        """(l_mag+1, R, K) weights, T (n, R) → φ_{kl'}(|m|) repeated over m': (n, Dm, K)."""
+        phi = torch.einsum("nr,prk->npk", T, w)
         reps = torch.tensor([2 * lp + 1 for lp in range(self.l_mag + 1)], device=T.device)
-        phi = torch.repeat_interleave(phi, reps, dim=1)  # (n, Dm, K)
-        return (h[:, None, :] * phi * S[:, :, None]).reshape(n, -1)
+        return torch.repeat_interleave(phi, reps, dim=1)
 
     # ------------------------------------------------------------------ one layer on receivers
     def _expanded_block_weights(self, t):
@@ -269,12 +302,33 @@ class MagneticMACE(torch.nn.Module):
         if t == 0:  # F = (z, r, l'm') → A[(lm,l'm'), k, n] = Σ_(q z r) W X
             X = X.view(n, Q, L, -1, Dm).permute(2, 4, 1, 3, 0).reshape(L * Dm, -1, n)
             A = torch.bmm(self._expanded_block_weights(t), X)  # (L·Dm, K, n)
-        else:  # F = (l'm', k): channel-wise weights Σ_q W_{q k}
+        else:  # F = (l'm', k) [+ (l'm', μ, k)]: channel-wise weights Σ_q W_{q k}
             W = self.w_block[t][self._component_block]  # (L·Dm, Q, K)
-            X = X.view(n, Q, L, Dm, K)
-            A = torch.einsum("nqxyk,xyqk->xykn", X, W.view(L, Dm, Q, K)).reshape(L * Dm, K, n)
+            Xs = X[..., :Dm * K].reshape(n, Q, L, Dm, K)
+            A = torch.einsum("nqxyk,xyqk->xykn", Xs, W.view(L, Dm, Q, K)).reshape(L * Dm, K, n)
+            if self.vector:
+                A = A + self.vector_messages(t, X[..., Dm * K:].reshape(n, Q, L, Dm, 3, K))
         A = self._add_self(t, A, species, T, S)
         return A * self.inv_avg
+
+    def vector_messages(self, t, Xv):
+        """Vector senders' part of A (L·Dm, K, n) from Xv (n, Q, L, Dm, 3, K) =
+        Σ_j ρ_q(r_ij) Y_lm(r̂_ij) φ^v_{kl'}(|m_j|) S_l'm'(m_j) v_{jkμ}:
+
+            A[(LM),(l'm'),k] += Σ_{l: L = l ± 1} Σ_q W^{(l→L)}_{l' q k} Σ_{m μ} C^{l 1 L}_{m μ M} Xv[q,(lm),(l'm'),μ,k]
+
+        ([Y_l ⊗ v]_L of natural parity (−1)^L, so every block keeps the parities the
+        contraction assumes; C: real 3j × √(2L+1), e3nn basis)."""
+        n, Q, L, Dm, _, K = Xv.shape
+        reps = torch.tensor([2 * lp + 1 for lp in range(self.l_mag + 1)], device=Xv.device)
+        W = torch.repeat_interleave(self.w_vblock[t - 1], reps, dim=1)  # (P, Dm, Q, K)
+        out = [[] for _ in range(self.l_pos + 1)]
+        for p, (l, Lo) in enumerate(self.vector_paths):
+            Xl = torch.einsum("nqadUk,dqk->nadUk", Xv[:, :, l * l:(l + 1) ** 2], W[p])
+            out[Lo].append(torch.einsum("nadUk,aUM->Mdkn", Xl, getattr(self, f"vector_cg_{p}")))
+        A = [sum(parts) if parts else Xv.new_zeros(2 * Lo + 1, Dm, K, n)
+             for Lo, parts in enumerate(out)]
+        return torch.cat(A, dim=0).reshape(L * Dm, K, n)
 
     def _add_self(self, t, A, species, T, S):
         """Centre's own moment: rows (l=0, l'm') += Σ_r w_{z l' r k} T_r(|m_i|) S_l'm'(m_i)."""
@@ -287,8 +341,14 @@ class MagneticMACE(torch.nn.Module):
         return torch.cat([A[:Dm] + own, A[Dm:]], dim=0)
 
     def _layer_B(self, t, runs, vec, mask, nbr, table, species, T, S):
+        """Layer-t features of the receivers: B (n, K), or [B | V] (n, 4K) with the vectors
+        V (n, 3, K) when this layer passes vectors on."""
         A = self._atomic_basis(t, vec, mask, nbr, table, species, T, S)
-        return self.contractions[t](A, runs)
+        B = self.contractions[t](A, runs)
+        if not (self.vector and t < self.T - 1):
+            return B
+        V = self.vcontractions[t](A, runs)  # (n, K, 3)
+        return torch.cat([B, V.transpose(1, 2).reshape(B.shape[0], -1)], dim=1)
 
     def layer(self, t, vec, mask, nbr, table, species, T, S):
         """B^{(t)} (n, K) for n receivers: sorted by species, chunked, and checkpointed chunks
@@ -342,15 +402,27 @@ class MagneticMACE(torch.nn.Module):
         return n * (per_site + 3 * D * K) * size > self.activation_budget
 
     def readout(self, t, B):
-        """(n, K) → (n,) layer-t energy contribution (eV)."""
+        """(n, K) (or [B | V], whose scalars are read) → (n,) layer-t energy contribution (eV)."""
+        B = B[:, :self.K]
         e = B @ self.w_out[t]
         if t == self.T - 1 and len(self.readout_mlp):
             e = e + torch.nn.functional.silu(B @ self.readout_mlp[0]) @ self.readout_mlp[1]
         return e * self.scale
 
     def node_update(self, t, B, h_prev):
-        h = B @ self.w_h[t]
-        return h if t == 0 else h + h_prev
+        """h^{(t+1)} = B W_h (+ h^{(t)}); vector models also v^{(t+1)} = V W_v (+ v^{(t)}),
+        returned as [h | v] (n, 4K) with v (n, 3, K) flattened."""
+        K = self.K
+        h = B[:, :K] @ self.w_h[t]
+        if t > 0:
+            h = h + h_prev[:, :K]
+        if not self.vector:
+            return h
+        n = B.shape[0]
+        v = B[:, K:].view(n, 3, K) @ self.w_v[t]
+        if t > 0:
+            v = v + h_prev[:, K:].view(n, 3, K)
+        return torch.cat([h, v.reshape(n, -1)], dim=1)
 
     # ------------------------------------------------------------------ full evaluation
     def edge_vectors(self, positions, cells, batch, senders, shifts, receivers=None):
@@ -451,3 +523,8 @@ class MagneticMACE(torch.nn.Module):
 
     def n_parameters(self):
         return sum(p.numel() for p in self.parameters())
+
+
+def vector_message_paths(l_pos):
+    """(l, L) pairs coupling Y_l(r̂) ⊗ (a polar vector) to L = l ± 1 ≤ l_pos (natural parity)."""
+    return [(l, L) for l in range(l_pos + 1) for L in (l - 1, l + 1) if 0 <= L <= l_pos]

@@ -5,7 +5,8 @@ A :class:`~.model.MagneticMACE` stores everything element-specific along one spe
 * ``w_block[0]`` (blocks, Q·Z·R, K): the first layer's joint radial × magnitude weights of the
   sender element, fan index (q, z, r);
 * ``w_self[t]`` (Z, l_mag+1, R, K): the centre's own-moment term of every layer;
-* ``contractions[t].weights[ν]`` (Z, P_ν, K): the receiver element's contraction weights;
+* ``contractions[t].weights[ν]`` and ``vcontractions[t].weights[ν]`` (Z, P_ν, K): the receiver
+  element's contraction weights;
 * buffers ``e0``, ``onebody``, ``wall``, ``m_max`` (Z, …): the one-body term and magnitude range.
 
 :func:`add_species` builds the model for species ``old + new`` (new ones appended, so old
@@ -32,6 +33,9 @@ def _species_slices(model):
         out[f"w_self.{t}"] = (lambda w: w, 0)
         for nu in range(len(model.contractions[t].weights)):
             out[f"contractions.{t}.weights.{nu}"] = (lambda w: w, 0)
+    for t, vc in enumerate(model.vcontractions):
+        for nu in range(len(vc.weights)):
+            out[f"vcontractions.{t}.weights.{nu}"] = (lambda w: w, 0)
     for name in ("e0", "onebody", "wall", "m_max"):
         out[name] = (lambda w: w, 0)
     return out

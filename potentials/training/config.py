@@ -34,6 +34,7 @@ DEFAULTS = {
         "l_mag_max": 1, "n_bessel": 8, "n_mag_basis": 6, "m_max": "auto", "spin_orbit": False,
         "radial_hidden": 16, "readout_hidden": 0, "avg_num_neighbors": "auto",
         "wall_strength": 1.0, "chunk_size": 4096, "dtype": "float32", "seed": 0,
+        "vector_channels": 0,
     },
     # magnetic "auto": fit E0_z(|m|) only when the training frames carry magnetic forces
     "one_body": {"fit": True, "magnetic": "auto", "smoothness": 1e-6, "ridge": 1e-8,
