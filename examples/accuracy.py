@@ -125,7 +125,11 @@ def order_errors(model_path, frames, pairs, zero_moments):
     return pred_d - ref_d, ref_d
 
 
-FE_PRESETS = (("default-model", "fe_default_"), ("paper-fe", "fe_paper_"), ("small", "fe_"))
+FE_PRESETS = (("default-model-long", "fe_long_"), ("default-model", "fe_default_"),
+              ("paper-fe", "fe_paper_"), ("small", "fe_"))
+#: fine-tuning studies: (run directory, pre-training preset, fine-tuning lr)
+FT_STUDIES = (("fe_finetune_default", "default-model", "5e-4 (paper)"),
+              ("fe_finetune", "small", "5e-4 (paper)"), ("fe_finetune_lr2e-3", "small", "2e-3"))
 
 
 def moments_matter(w, runs, prefix, preset, fe, a):
@@ -161,27 +165,40 @@ def moments_matter(w, runs, prefix, preset, fe, a):
       "members of a pair apart at all (its ΔE is exactly 0).\n")
 
 
-def _study_table(w, run, lr):
+def _study_table(w, run, preset, lr):
     study = _load(run / "study.json")
     if not study:
-        w(f"Fine-tuning lr {lr}: not run.\n")
+        w(f"Preset {preset}, fine-tuning lr {lr}: not run.\n")
         return
-    w(f"Fine-tuning lr {lr} (scratch: lr 1e-2); {run}:\n")
-    w("| N frames | test E RMSE fine-tune / scratch [meV/atom] | test F RMSE fine-tune / "
-      "scratch [meV/Å] | test σ RMSE fine-tune / scratch [GPa] |")
+    pre = run_summary(run / "pretrain")
+    w(f"Preset **{preset}** ({pre['arch'] + ', ' if pre else ''}pre-training "
+      f"{pre['steps'] if pre else '?'} steps, {pre['minutes'] if pre else float('nan'):.0f} min), "
+      f"fine-tuning lr {lr} (scratch: lr 1e-2); {run}" + (
+          ". \"shift\" = the pre-trained model with only its E0 shifted to the N frames (zero "
+          "fine-tuning steps):\n" if all("shift" in r for r in study) else ":\n"))
+    modes = [m for m in ("finetune", "scratch", "shift") if all(m in r for r in study)]
+    names = " / ".join("fine-tune" if m == "finetune" else m for m in modes)
+    w(f"| N frames | test E RMSE {names} [meV/atom] | test F RMSE [meV/Å] | "
+      "test σ RMSE [GPa] |")
     w("|---|---|---|---|")
     for r in study:
-        f_, s_ = r.get("finetune"), r.get("scratch")
-        if not (f_ and s_):
-            continue
-        w(f"| {r['n_train']} | {f_['energy']:.1f} / {s_['energy']:.1f} | "
-          f"{f_['forces']:.0f} / {s_['forces']:.0f} | {f_['stress']:.2f} / {s_['stress']:.2f} |")
+        cells = [" / ".join(format(r[m][p], f) for m in modes)
+                 for p, f in (("energy", ".1f"), ("forces", ".0f"), ("stress", ".2f"))]
+        w(f"| {r['n_train']} | " + " | ".join(cells) + " |")
     w("")
 
 
 def run_recipes(fe_data, nio_data):
     py = sys.executable
-    for preset, prefix in FE_PRESETS[:2]:
+    for variant in ("magnetic", "nonmagnetic"):  # the long runs: ≈ 75 min each on one core
+        subprocess.run([py, str(HERE / "train_fe.py"), "--preset", "default-model-long",
+                        "--variant", variant, "--output", f"runs/fe_long_{variant}",
+                        "--steps", "45000", "--minutes", "130", "--threads", "1",
+                        "--data", str(fe_data)], check=True)
+    subprocess.run([py, str(HERE / "finetune_fe.py"), "--preset", "default-model",
+                    "--pretrain-steps", "8000", "--pretrain-minutes", "45", "--steps", "1000",
+                    "--output", "runs/fe_finetune_default", "--data", str(fe_data)], check=True)
+    for preset, prefix in FE_PRESETS[1:3]:
         subprocess.run([py, str(HERE / "train_fe.py"), "--preset", preset, "--variant",
                         "magnetic", "--output", f"runs/{prefix}magnetic", "--steps", "9000",
                         "--minutes", "85", "--data", str(fe_data)], check=True)
@@ -280,19 +297,22 @@ def main(argv=None):
 
     # --- fine-tuning
     w("## Fine-tuning pays (Fe)\n")
-    pre = run_summary(runs / "fe_finetune" / "pretrain")
     w("Pre-training on all Fe config types except BCC-HCP-transition, liquid_nonmag and "
       "liquid_mag_old; then, on N frames of those held-out types, fine-tuning (E0 shifted by the "
       "least-squares residual, then all weights, clip 10) or training from scratch (lr 1e-2), "
       "same number of steps; test = 30 % of the held-out types (69 frames).\n")
-    if pre:
-        w(f"Pre-training: {pre['steps']} steps, {pre['minutes']:.0f} min, {pre['params']} "
-          "parameters.\n")
-    for sub, lr in (("fe_finetune", "5e-4 (paper)"), ("fe_finetune_lr2e-3", "2e-3")):
-        _study_table(w, runs / sub, lr)
+    for sub, preset, lr in FT_STUDIES:
+        _study_table(w, runs / sub, preset, lr)
     figs = Path(a.output).parent / "accuracy_figures"
     copied = []
-    for src, name in ((runs / "fe_magnetic" / "parity.png", "fe_magnetic_parity.png"),
+    for src, name in ((runs / "fe_long_magnetic" / "parity.png", "fe_long_magnetic_parity.png"),
+                      (runs / "fe_long_nonmagnetic" / "parity.png",
+                       "fe_long_nonmagnetic_parity.png"),
+                      (runs / "fe_long_magnetic" / "learning_curves.png",
+                       "fe_long_magnetic_learning.png"),
+                      (runs / "fe_finetune_default" / "learning_curve.png",
+                       "fe_finetune_default_curve.png"),
+                      (runs / "fe_magnetic" / "parity.png", "fe_magnetic_parity.png"),
                       (runs / "fe_nonmagnetic" / "parity.png", "fe_nonmagnetic_parity.png"),
                       (runs / "fe_magnetic" / "learning_curves.png", "fe_magnetic_learning.png"),
                       (runs / "nio_soc" / "parity.png", "nio_soc_parity.png"),
