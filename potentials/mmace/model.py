@@ -18,7 +18,9 @@ Layer t ≥ 1: the sender carries h^{(t)}_{jk} φ_{k l'}(|m_j|), with φ linear 
   R_{kll'}(r) = Σ_q W_{qk}^{ll'} ρ_q(r).
 ρ_q(r) = MLP(Bessel(r)) × envelope(r) (Q = n_bessel outputs). Node update h^{(t+1)} = B^{(t)} W_h
 (+ h^{(t)} for t ≥ 1). Readouts are linear in B^{(t)}, and an MLP (``readout_hidden`` > 0) on
-the last layer.
+the last layer. With ``vector_channels`` (hidden irreps K x 0e + K x 1o) layers also pass polar
+vectors v^{(t+1)} = V^{(t)} W_v (+ v^{(t)}), V^{(t)} the equivariant vector contraction of
+A^{(t)}, which enter the next layer's A as [Y_l(r̂_ij) ⊗ v_j]_{l±1} (:meth:`vector_messages`).
 
 Cost organisation (see docs/mmace.md): the atomic basis is one batched matrix product per site,
 X_i = P_iᵀ G_i with P_ij = ρ(r_ij) ⊗ Y(r̂_ij) (Q·(l_pos+1)² per edge) and G_j the sender's
