@@ -53,7 +53,7 @@ def reference(potential, moment):
     return float(a0), float(energy(a0)), float(m_pref)
 
 
-def metadata(run, potential, moment):
+def metadata(run, potential, moment, recipe):
     metrics = json.loads((run / "metrics.json").read_text())
     config = json.loads((run / "config.json").read_text())
     a0, e0, m_pref = reference(potential, moment)
@@ -62,9 +62,10 @@ def metadata(run, potential, moment):
         "name": "fe-npj2021",
         "description": "non-SOC mMACE for iron, trained on spin-polarised VASP PBE data",
         "training_data": CITATION,
-        "recipe": "examples/train_fe.py --preset default-model",
+        "recipe": recipe,
         "split": config["split"],
         "loss": config["loss"],
+        "stage_two": config.get("stage_two"),
         "steps": metrics["step"], "best_step": metrics["best_step"],
         "n_parameters": metrics["n_parameters"],
         "frames": metrics["sets"],
@@ -84,7 +85,9 @@ def metadata(run, potential, moment):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("run", help="run directory of train_fe.py --preset default-model")
+    p.add_argument("run", help="run directory of train_fe.py --preset default-model(-long)")
+    p.add_argument("--recipe", default="examples/train_fe.py --preset default-model-long "
+                   "--steps 45000", help="recorded in the metadata")
     p.add_argument("--output", default=str(HERE.parent / "potentials" / "data" / "fe-npj2021.pt"))
     a = p.parse_args(argv)
     import torch
@@ -93,7 +96,7 @@ def main(argv=None):
     run = Path(a.run)
     model = load_model(run / "model.pt", dtype=torch.float64)
     moment, _ = dft_bcc_moment()
-    meta = metadata(run, MMACEPotential(model), moment)
+    meta = metadata(run, MMACEPotential(model), moment, a.recipe)
     save_model(load_model(run / "model.pt", dtype=torch.float32), a.output, metadata=meta)
     print(json.dumps(meta, indent=1))
     print(f"wrote {a.output} ({Path(a.output).stat().st_size / 1e6:.2f} MB)")
