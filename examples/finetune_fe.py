@@ -60,6 +60,7 @@ def main(argv=None):
     p.add_argument("--pretrain-steps", type=int, default=3000, help="cosine schedule length")
     p.add_argument("--preset", default="small", help="model/loss preset of train_fe.py")
     p.add_argument("--sizes", default="10,30,100,all")
+    p.add_argument("--reuse", help="study directory whose shift/scratch rows to reuse")
     p.add_argument("--finetune-lr", type=float, default=5e-4, help="paper: 5e-4")
     p.add_argument("--threads", type=int)
     p.add_argument("--cache", default="runs/cache/fe.pkl")
@@ -74,10 +75,17 @@ def main(argv=None):
     if a.stage == "pretrain":
         return
     pre = out / "pretrain" / "model.pt"
+    # "shift" and "scratch" do not depend on the fine-tuning lr: --reuse takes them from an
+    # earlier study of the same pre-trained model instead of recomputing them
+    reuse = ({r["n"]: r for r in json.loads((Path(a.reuse) / "study.json").read_text())}
+             if a.reuse else {})
     rows = []
     for n in a.sizes.split(","):
         row = {"n": n}
         for mode in ("shift", "finetune", "scratch"):
+            if mode != "finetune" and mode in reuse.get(n, {}):
+                row[mode] = reuse[n][mode]
+                continue
             cfg = target_config(a.data, out, n, mode, a.steps, a.cache, a.threads,
                                 a.finetune_lr, a.preset)
             res = train(cfg) if mode == "scratch" else finetune(cfg, pre)
