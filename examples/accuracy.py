@@ -129,6 +129,7 @@ FE_PRESETS = (("default-model-long", "fe_long_"), ("default-model", "fe_default_
               ("paper-fe", "fe_paper_"), ("small", "fe_"))
 #: fine-tuning studies: (run directory, pre-training preset, fine-tuning lr)
 FT_STUDIES = (("fe_finetune_default", "default-model", "5e-4 (paper)"),
+              ("fe_finetune_default_lr5e-3", "default-model", "5e-3"),
               ("fe_finetune", "small", "5e-4 (paper)"), ("fe_finetune_lr2e-3", "small", "2e-3"))
 
 
@@ -198,6 +199,14 @@ def run_recipes(fe_data, nio_data):
     subprocess.run([py, str(HERE / "finetune_fe.py"), "--preset", "default-model",
                     "--pretrain-steps", "8000", "--pretrain-minutes", "45", "--steps", "1000",
                     "--output", "runs/fe_finetune_default", "--data", str(fe_data)], check=True)
+    second = Path("runs/fe_finetune_default_lr5e-3")  # same pre-trained model, larger lr
+    second.mkdir(parents=True, exist_ok=True)
+    if not (second / "pretrain").exists():
+        (second / "pretrain").symlink_to(Path("../fe_finetune_default/pretrain"))
+    subprocess.run([py, str(HERE / "finetune_fe.py"), "--stage", "study", "--preset",
+                    "default-model", "--finetune-lr", "5e-3", "--reuse",
+                    "runs/fe_finetune_default", "--output", str(second), "--data", str(fe_data)],
+                   check=True)
     for preset, prefix in FE_PRESETS[1:3]:
         subprocess.run([py, str(HERE / "train_fe.py"), "--preset", preset, "--variant",
                         "magnetic", "--output", f"runs/{prefix}magnetic", "--steps", "9000",
