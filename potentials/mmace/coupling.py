@@ -148,6 +148,21 @@ def _singles(b, spin_orbit):
     return [t]
 
 
+def _new_direction(vals, basis):
+    """Whether a candidate path, given by its values ``vals`` on random probes, is nonzero and
+    linearly independent of the accepted ones (``basis``: orthonormal, extended in place)."""
+    norm = np.linalg.norm(vals)
+    if norm < 1e-8 * np.sqrt(len(vals)):
+        return False
+    res = vals / norm
+    for q in basis:
+        res = res - q * (q @ res)
+    if np.linalg.norm(res) < 1e-7:
+        return False
+    basis.append(res / np.linalg.norm(res))
+    return True
+
+
 @dataclass
 class CouplingSpec:
     """Sparse invariant tensors for ν = 1, 2, 3 on a D-dimensional atomic basis.
@@ -199,17 +214,9 @@ def build_coupling(l_pos: int, l_mag: int, correlation: int, spin_orbit: bool,
         keys = np.array(list(entry_list.keys()), dtype=np.int64)
         coef = np.array(list(entry_list.values()))
         vals = np.prod(probe[:, keys], axis=2) @ coef
-        norm = np.linalg.norm(vals)
-        if norm < 1e-8 * np.sqrt(len(probe)):
-            return
         # different block multisets have disjoint monomials, so dependence is checked per group
-        res = vals / norm
-        basis = store["probe"].setdefault(group, [])
-        for q in basis:
-            res = res - q * (q @ res)
-        if np.linalg.norm(res) < 1e-7:
+        if not _new_direction(vals, store["probe"].setdefault(group, [])):
             return
-        basis.append(res / np.linalg.norm(res))
         p = store["count"]
         store["count"] += 1
         for key, v in entry_list.items():
@@ -314,16 +321,8 @@ def build_vector_coupling(l_pos: int, l_mag: int, correlation: int, spin_orbit: 
                     np.prod(probe[:, np.array(list(e), dtype=np.int64)], axis=2)
                     @ np.array(list(e.values())) if e else np.zeros(len(probe))
                     for e in per_mu])
-                norm = np.linalg.norm(vals)
-                if norm < 1e-8 * np.sqrt(len(vals)):
+                if not _new_direction(vals, store["probe"].setdefault(group, [])):
                     continue
-                res = vals / norm
-                basis = store["probe"].setdefault(group, [])
-                for q in basis:
-                    res = res - q * (q @ res)
-                if np.linalg.norm(res) < 1e-7:
-                    continue
-                basis.append(res / np.linalg.norm(res))
                 p = store["count"]
                 store["count"] += 1
                 for mu, e in enumerate(per_mu):
