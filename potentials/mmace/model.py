@@ -360,8 +360,10 @@ class MagneticMACE(torch.nn.Module):
         order = torch.argsort(species, stable=True)
         sorted_species = species[order]
         step = self.chunk_size or n
+        if self.vector and t < self.T - 1:  # the sparse vector contraction's temporaries
+            step = min(step, max(16, int(self.activation_budget // self._vector_bytes(t))))
         ckpt = (torch.is_grad_enabled() and n > step
-                and self._checkpoint(n, vec.shape[1], table.shape[1]))
+                and self._checkpoint(n, vec.shape[1], table.shape[1], t))
         counts = torch.bincount(sorted_species, minlength=len(self.species)).tolist()
         bounds = np.concatenate([[0], np.cumsum(counts)])
         jobs = []
@@ -382,14 +384,23 @@ class MagneticMACE(torch.nn.Module):
         B = torch.cat(out, dim=0)
         return B[torch.argsort(order)]
 
-    def _checkpoint(self, n, slots, features):
+    def _vector_bytes(self, t):
+        """Bytes per receiver of the vector contraction's sparse temporaries (pair products,
+        gathered ν = 2, 3 terms: ≈ 14 MB per site in float64 at l_pos 3, K = 128), which set the
+        chunk size of vector layers."""
+        vc = self.vcontractions[t]
+        entries = len(vc.pa) + 2 * len(vc.v2) + 3 * len(vc.v3)
+        return entries * self.K * (torch.finfo(self.dtype).bits // 8)
+
+    def _checkpoint(self, n, slots, features, t=0):
         """Whether grad-mode chunks of a layer over n receivers are checkpointed (recomputed in
         the backward pass): always on the training path (weights in the graph) and for the
         sparse contraction; on the fast path only when the activations autograd keeps,
         estimated as (per slot: edge geometry, Bessel, radial MLP 2H, ρ, Y, P = ρ ⊗ Y (Q·L),
         gathered sender features F; per site: X = Pᵀ G and its permuted copy 2·Q·L·F, A 3·D·K)
 
-            n · [slots · (4 + 2Q + 2H + L + Q·L + F) + 2·Q·L·F + 3·D·K] · itemsize,
+            n · [slots · (4 + 2Q + 2H + L + Q·L + F) + 2·Q·L·F + 3·D·K] · itemsize
+              (+ n · :meth:`_vector_bytes` for layers with a vector contraction),
 
         would exceed ``activation_budget`` bytes (paper setting, 3456 atoms, float64: estimate
         1.43 GB, measured +1.33 GB peak RSS without checkpoints)."""
@@ -401,7 +412,8 @@ class MagneticMACE(torch.nn.Module):
         D = L * (self.l_mag + 1) ** 2
         per_site = slots * (4 + 2 * Q + 2 * H + L + Q * L + features) + 2 * Q * L * features
         size = torch.finfo(self.dtype).bits // 8
-        return n * (per_site + 3 * D * K) * size > self.activation_budget
+        vector = self._vector_bytes(t) if self.vector and t < self.T - 1 else 0
+        return n * ((per_site + 3 * D * K) * size + vector) > self.activation_budget
 
     def readout(self, t, B):
         """(n, K) (or [B | V], whose scalars are read) → (n,) layer-t energy contribution (eV)."""
