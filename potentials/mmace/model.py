@@ -359,11 +359,9 @@ class MagneticMACE(torch.nn.Module):
         n = vec.shape[0]
         order = torch.argsort(species, stable=True)
         sorted_species = species[order]
-        step = self.chunk_size or n
-        if self.vector and t < self.T - 1:  # the sparse vector contraction's temporaries
-            step = min(step, max(16, int(self.activation_budget // self._vector_bytes(t))))
-        ckpt = (torch.is_grad_enabled() and n > step
-                and self._checkpoint(n, vec.shape[1], table.shape[1], t))
+        site_bytes = self._site_bytes(t, vec.shape[1], table.shape[1])
+        step = min(self.chunk_size or n, max(16, int(self.activation_budget // site_bytes)))
+        ckpt = torch.is_grad_enabled() and n > step and self._checkpoint(n, site_bytes)
         counts = torch.bincount(sorted_species, minlength=len(self.species)).tolist()
         bounds = np.concatenate([[0], np.cumsum(counts)])
         jobs = []
@@ -386,34 +384,39 @@ class MagneticMACE(torch.nn.Module):
 
     def _vector_bytes(self, t):
         """Bytes per receiver of the vector contraction's sparse temporaries (pair products,
-        gathered ν = 2, 3 terms: ≈ 14 MB per site in float64 at l_pos 3, K = 128), which set the
-        chunk size of vector layers."""
+        gathered ν = 2, 3 terms: ≈ 14 MB per site in float64 at l_pos 3, K = 128)."""
         vc = self.vcontractions[t]
         entries = len(vc.pa) + 2 * len(vc.v2) + 3 * len(vc.v3)
         return entries * self.K * (torch.finfo(self.dtype).bits // 8)
 
-    def _checkpoint(self, n, slots, features, t=0):
+    def _site_bytes(self, t, slots, features):
+        """Activations autograd keeps per receiver of layer t, estimated as (per slot: edge
+        geometry, Bessel, radial MLP 2H, ρ, Y, P = ρ ⊗ Y (Q·L), gathered sender features F;
+        per site: X = Pᵀ G and its permuted copy 2·Q·L·F, A 3·D·K)
+
+            [slots · (4 + 2Q + 2H + L + Q·L + F) + 2·Q·L·F + 3·D·K] · itemsize
+
+        plus :meth:`_vector_bytes` for layers with a vector contraction. Chunks hold at most
+        ``activation_budget`` / this many receivers (paper setting: ≈ 0.4 MB, so the
+        ``chunk_size`` 256 rules; pre-training 0e + 1o: ≈ 17 MB at layer 0, ≈ 60 sites)."""
+        Q, L, K = self.Q, (self.l_pos + 1) ** 2, self.K
+        H = self.radial[t][0].shape[1] if len(self.radial[t]) else 0
+        D = L * (self.l_mag + 1) ** 2
+        per_site = slots * (4 + 2 * Q + 2 * H + L + Q * L + features) + 2 * Q * L * features
+        size = torch.finfo(self.dtype).bits // 8
+        vector = self._vector_bytes(t) if self.vector and t < self.T - 1 else 0
+        return (per_site + 3 * D * K) * size + vector
+
+    def _checkpoint(self, n, site_bytes):
         """Whether grad-mode chunks of a layer over n receivers are checkpointed (recomputed in
         the backward pass): always on the training path (weights in the graph) and for the
-        sparse contraction; on the fast path only when the activations autograd keeps,
-        estimated as (per slot: edge geometry, Bessel, radial MLP 2H, ρ, Y, P = ρ ⊗ Y (Q·L),
-        gathered sender features F; per site: X = Pᵀ G and its permuted copy 2·Q·L·F, A 3·D·K)
-
-            n · [slots · (4 + 2Q + 2H + L + Q·L + F) + 2·Q·L·F + 3·D·K] · itemsize
-              (+ n · :meth:`_vector_bytes` for layers with a vector contraction),
-
+        sparse contraction; on the fast path only when n · ``site_bytes`` (:meth:`_site_bytes`)
         would exceed ``activation_budget`` bytes (paper setting, 3456 atoms, float64: estimate
         1.43 GB, measured +1.33 GB peak RSS without checkpoints)."""
         c = self.contractions[0]
         if c.train_weights or not all(x.folded for x in self.contractions):
             return True
-        Q, L, K = self.Q, (self.l_pos + 1) ** 2, self.K
-        H = self.radial[0][0].shape[1] if len(self.radial[0]) else 0
-        D = L * (self.l_mag + 1) ** 2
-        per_site = slots * (4 + 2 * Q + 2 * H + L + Q * L + features) + 2 * Q * L * features
-        size = torch.finfo(self.dtype).bits // 8
-        vector = self._vector_bytes(t) if self.vector and t < self.T - 1 else 0
-        return n * ((per_site + 3 * D * K) * size + vector) > self.activation_budget
+        return n * site_bytes > self.activation_budget
 
     def readout(self, t, B):
         """(n, K) (or [B | V], whose scalars are read) → (n,) layer-t energy contribution (eV)."""
