@@ -12,6 +12,7 @@ from spinlattice.drivers.montecarlo import MoveSet, colour_sites, start_chain, s
 from spinlattice.potentials.mmace import MagneticMACE, MMACEPotential, local
 from spinlattice.potentials.mmace.potential import local_energy_changes as subgraph_changes
 from spinlattice.state import SpinLatticeState
+from spinlattice.testing import full_energy_changes as full_changes
 
 SMALL = dict(channels=4, r_max=2.6, n_bessel=4, n_mag_basis=4, radial_hidden=8,
              readout_hidden=4, seed=3)
@@ -35,16 +36,6 @@ def model_of(spin_orbit, l_mag, layers=1, species=(26, 13), **kw):
                 l_pos_max=2 if l_mag == 1 else 1)
     args.update(kw)
     return MagneticMACE(list(species), **args)
-
-
-def full_changes(pot, state, sites, new):
-    e0 = pot.compute(state)["energy"]
-    out = []
-    for s, m in zip(sites, new):
-        moments = state.moments.copy()
-        moments[s] = m
-        out.append(pot.compute(state.replace(moments=moments))["energy"] - e0)
-    return np.array(out)
 
 
 CASES = [(False, 1), (True, 1), (False, 3), (True, 3)]

@@ -7,6 +7,7 @@ E = Σ_{i<j} [k (r_ij − r0)² − J m_i·m_j] φ(r_ij) + Σ_i (a|m_i|² + b|m_
 import numpy as np
 
 from spinlattice.neighbors import state_neighbor_list
+from spinlattice.testing import full_energy_changes
 
 
 class ToyPotential:
@@ -50,10 +51,4 @@ class ToyPotential:
         return {k: v for k, v in out.items() if k in properties}
 
     def local_energy_changes(self, state, sites, new_moments):
-        base = self.compute(state)["energy"]
-        out = []
-        for s, mnew in zip(sites, new_moments):
-            moments = state.moments.copy()
-            moments[s] = mnew
-            out.append(self.compute(state.replace(moments=moments))["energy"] - base)
-        return np.array(out)
+        return full_energy_changes(self, state, sites, new_moments)

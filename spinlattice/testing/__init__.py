@@ -17,6 +17,7 @@ import numpy as np
 from ..potential import LocalMomentPotential, broken_symmetries
 from .checks import (
     finite_difference_errors,
+    full_energy_changes,
     local_delta_error,
     locality_error,
     sum_rule_errors,

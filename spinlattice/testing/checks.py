@@ -191,15 +191,21 @@ def locality_error(potential, state, rng, n_trials=3):
     return worst if tested else float("nan")
 
 
+def full_energy_changes(potential, state, sites, new_moments):
+    """ΔE_k = E(m with m[sites[k]] → new_moments[k]) − E(m) (K,) eV, each by a full
+    evaluation: the reference for any ``local_energy_changes``."""
+    e0 = _energy(potential, state)
+    out = []
+    for s, m in zip(sites, new_moments):
+        moments = state.moments.copy()
+        moments[s] = m
+        out.append(_energy(potential, state.replace(moments=moments)) - e0)
+    return np.array(out)
+
+
 def local_delta_error(potential, state, rng, n_proposals=8):
     """max_k |ΔE_k(batched) − [E(m with site k changed) − E(m)]| (eV) over random proposals."""
     sites = rng.choice(state.n_atoms, size=n_proposals, replace=True)
     new = _proposals(potential, state, rng, sites)
     batched = np.asarray(potential.local_energy_changes(state, sites, new), dtype=float)
-    e0 = _energy(potential, state)
-    full = []
-    for s, m in zip(sites, new):
-        moments = state.moments.copy()
-        moments[s] = m
-        full.append(_energy(potential, state.replace(moments=moments)) - e0)
-    return float(np.max(np.abs(batched - np.array(full))))
+    return float(np.max(np.abs(batched - full_energy_changes(potential, state, sites, new))))
