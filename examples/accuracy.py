@@ -26,6 +26,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from finetune_fe import study_table  # noqa: E402
 
 
 HOWTO = """## How the runs are made
@@ -177,15 +178,8 @@ def _study_table(w, run, preset, lr):
       f"fine-tuning lr {lr} (scratch: lr 1e-2); {run}" + (
           ". \"shift\" = the pre-trained model with only its E0 shifted to the N frames (zero "
           "fine-tuning steps):\n" if all("shift" in r for r in study) else ":\n"))
-    modes = [m for m in ("finetune", "scratch", "shift") if all(m in r for r in study)]
-    names = " / ".join("fine-tune" if m == "finetune" else m for m in modes)
-    w(f"| N frames | test E RMSE {names} [meV/atom] | test F RMSE [meV/Å] | "
-      "test σ RMSE [GPa] |")
-    w("|---|---|---|---|")
-    for r in study:
-        cells = [" / ".join(format(r[m][p], f) for m in modes)
-                 for p, f in (("energy", ".1f"), ("forces", ".0f"), ("stress", ".2f"))]
-        w(f"| {r['n_train']} | " + " | ".join(cells) + " |")
+    for line in study_table(study):
+        w(line)
     w("")
 
 

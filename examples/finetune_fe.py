@@ -51,6 +51,19 @@ def target_config(data, out, n, mode, steps, cache, threads, ft_lr=5e-4, preset=
     return cfg
 
 
+def study_table(study):
+    """Markdown lines: test RMSE per N for the modes every row has (fine-tune, scratch, shift)."""
+    modes = [m for m in ("finetune", "scratch", "shift") if all(m in r for r in study)]
+    names = " / ".join("fine-tune" if m == "finetune" else m for m in modes)
+    lines = [f"| N frames | test E RMSE {names} [meV/atom] | test F RMSE [meV/Å] | "
+             "test σ RMSE [GPa] |", "|---|---|---|---|"]
+    for r in study:
+        cells = [" / ".join(format(r[m][p], f) for m in modes)
+                 for p, f in (("energy", ".1f"), ("forces", ".0f"), ("stress", ".2f"))]
+        lines.append(f"| {r['n_train']} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=str(DEFAULT_DATA))
@@ -95,14 +108,7 @@ def main(argv=None):
             print(json.dumps(row), flush=True)
         rows.append(row)
         (out / "study.json").write_text(json.dumps(rows, indent=1))
-    lines = ["| N frames | E RMSE fine-tune / scratch / E0 shift only [meV/atom] | F RMSE "
-             "fine-tune / scratch / shift [meV/Å] | σ RMSE fine-tune / scratch / shift [GPa] |",
-             "|---|---|---|---|"]
-    for r in rows:
-        f, s, z = r["finetune"], r["scratch"], r.get("shift", {})
-        cell = lambda p, fmt: " / ".join(format(x[p], fmt) for x in (f, s, z) if p in x)  # noqa
-        lines.append(f"| {r['n_train']} | {cell('energy', '.1f')} | {cell('forces', '.0f')} | "
-                     f"{cell('stress', '.2f')} |")
+    lines = study_table(rows)
     (out / "study.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     import matplotlib
