@@ -50,6 +50,14 @@ PRESETS["default-model-long"] = dict(model=PRESETS["default-model"]["model"],
                                      loss=PRESETS["paper-fe"]["loss"],
                                      stage_two={"start_fraction": 0.75,
                                                 "loss": {"energy": 1000.0, "stress": 100.0}})
+# aimed at the accuracy targets rather than MC speed: body order ν = 3 and r_max 5.0 Å
+# (the paper's FeAl setting), and a mean-squared second stage -- the reported figure is the
+# RMSE, which the first stage's Huber loss (δ = 10 meV/atom, 10 meV/Å) does not minimise
+PRESETS["accurate"] = dict(model={**PRESETS["default-model"]["model"], "correlation": 3,
+                                  "r_max": 5.0},
+                           loss=PRESETS["paper-fe"]["loss"],
+                           stage_two={"start_fraction": 0.75, "kind": "mse",
+                                      "loss": {"energy": 1000.0, "stress": 1000.0}})
 
 
 def config(data, variant="magnetic", output=None, minutes=40.0, steps=100000, threads=None,
@@ -72,7 +80,7 @@ def base_config(data, variant, output, minutes, steps, threads, cache):
         "split": {"group_key": "config_type", "test_groups": TEST_TYPES, "test_fraction": 0.1,
                   "valid_fraction": 0.05, "seed": 0},
         "model": {"n_layers": 1, "r_max": 4.5, "n_bessel": 8, "spin_orbit": False,
-                  "dtype": "float32", "seed": 0},  # the rest comes from the preset
+                  "dtype": "float32", "seed": 0},  # the preset may override
         "loss": {"kind": "huber", "huber_delta": 0.01, "forces": 100.0,
                  "magnetic_forces": 100.0},
         "optim": {"lr": 0.01, "amsgrad": True, "batch_size": 4, "max_steps": steps,

@@ -17,8 +17,9 @@ import pytest
 import torch
 
 from spinlattice.potentials.mmace import MagneticMACE
-from spinlattice.potentials.mmace.contraction import (SymmetricContraction, folded_backward,
-                                                      folded_forward)
+from spinlattice.potentials.mmace.contraction import (SymmetricContraction, VectorContraction,
+                                                      folded_backward, folded_forward,
+                                                      folded_weights, rotate_to_coupled)
 from spinlattice.potentials.mmace.graph import build_graph
 
 from test_mmace import fe_al_state
@@ -91,14 +92,18 @@ def test_state_dict_format_unchanged(spin_orbit):
     assert (len(m.state_dict()), hashlib.sha256(s.encode()).hexdigest()[:16]) == expected
 
 
-@pytest.mark.parametrize("spin_orbit", [False, True])
-def test_fast_contraction_equals_autograd_path(spin_orbit):
+@pytest.mark.parametrize("kind, spin_orbit", [("scalar", False), ("scalar", True),
+                                               ("vector", False)])
+def test_fast_contraction_equals_autograd_path(kind, spin_orbit):
     """FoldedContraction (blocked forward, hand-written backward) vs the autograd evaluation of
-    the same polynomial: B and ∂(g·B)/∂A to 1e-12 relative, blocks straddling species runs."""
-    c = SymmetricContraction(3, 1, 3, spin_orbit, 5, 2, torch.Generator().manual_seed(1),
-                             torch.float64)
+    the same polynomial: B (or the vectors V) and ∂(g·B)/∂A to 1e-12 relative, blocks
+    straddling species runs."""
+    cls, R = (SymmetricContraction, 1) if kind == "scalar" else (VectorContraction, 3)
+    c = cls(3, 1, 3, spin_orbit, 5, 2, torch.Generator().manual_seed(1), torch.float64)
+    assert c.folded
     A = torch.randn(64, 5, 37, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
-    g = torch.randn(37, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    g = torch.randn(37, 5, R, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    g = g[..., 0] if R == 1 else g
     runs = [(0, 0, 11), (1, 11, 37)]
     out = {}
     for fast in (False, True):
@@ -111,14 +116,20 @@ def test_fast_contraction_equals_autograd_path(spin_orbit):
     for x, y in zip(out[True], out[False]):
         assert torch.max(torch.abs(x - y)) <= 1e-12 * torch.max(torch.abs(y))
     # the same with several blocks per run (block size 4)
-    W, WT = c.folded_weights()
-    At = c._rotate(A)
+    W, WT = folded_weights(c, R)
+    At = rotate_to_coupled(c, A)
     B4, T4 = folded_forward(At, runs, W, c.xa, c.xb, c.xc, 4, keep_t=True)
     assert torch.max(torch.abs(B4 - out[False][0])) <= 1e-12 * torch.max(torch.abs(B4))
     dA4 = folded_backward(At, T4, g, runs, WT, c.xa, c.xb, c.xc, 4)
     if spin_orbit:
         dA4 = (c.rot @ dA4.reshape(64, -1)).view_as(dA4)
     assert torch.max(torch.abs(dA4 - out[False][1])) <= 1e-12 * torch.max(torch.abs(dA4))
+
+
+def test_soc_vector_contraction_stays_sparse():
+    """The SOC vector polynomial's folded tables would exceed MAX_FOLDED: sparse path."""
+    c = VectorContraction(3, 1, 3, True, 2, 1, torch.Generator().manual_seed(1), torch.float64)
+    assert not c.folded and not c.use_fast_path()
 
 
 def test_folded_weight_cache_follows_in_place_updates():

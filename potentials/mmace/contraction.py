@@ -89,11 +89,11 @@ class _Workspace:
         return self.bufs[name][:int(np.prod(sh)) * m].view(*sh, m)
 
 
-def _workspace(A, S, C1, n_block):
+def _workspace(A, S, C1, n_block, R=1):
     D, K, n = A.shape
     nb = min(n_block, n)
-    return _Workspace(A, dict(Ab=(D + 1, K), Oa=(S, K), Ob=(S, K), T=(K, C1), Ac=(C1, K),
-                              tmp=(K, C1), Bb=(K,)), nb)
+    return _Workspace(A, dict(Ab=(D + 1, K), Oa=(S, K), Ob=(S, K), T=(K, R * C1), Ac=(C1, K),
+                              tmp=(K, R * C1), Bb=(K, R), tc=(K, C1)), nb)
 
 
 def _load_block(ws, A, s0, s1):
@@ -152,19 +152,22 @@ def _pool():
 
 
 def folded_forward(A, runs, W, xa, xb, xc, n_block, keep_t=False):
-    """B (n, K) = Σ_c A_c T_c with T = W_z O, O_s = A_{xa_s} A_{xb_s} (ones row at index D).
+    """B (n, K) or (n, K, R) = Σ_c A_c T_c with T = W_z O, O_s = A_{xa_s} A_{xb_s} (ones row
+    at index D).
 
-    A (D, K, n); W[z] (K, C+1, S) folded weights of species z; xa, xb (S,) pair table; xc (C+1,)
-    third-factor components (the last is D: the ν ≤ 2 column). Returns B and, with ``keep_t``,
-    T (K, C+1, n) for the backward.
+    A (D, K, n); W[z] (K, R·(C+1), S) folded weights of species z for R output rows per
+    channel (R = 1: invariants, B (n, K); R = 3: vector components, B (n, K, 3)); xa, xb (S,)
+    pair table; xc (C+1,) third-factor components (the last is D: the ν ≤ 2 column). Returns B
+    and, with ``keep_t``, T (K, R·(C+1), n) for the backward.
     """
     D, K, n = A.shape
     S, C1 = xa.shape[0], xc.shape[0]
-    B = A.new_empty(n, K)
-    T = A.new_empty(K, C1, n) if keep_t else None
+    R = W[0].shape[1] // C1
+    B = A.new_empty(n, K, R)
+    T = A.new_empty(K, R * C1, n) if keep_t else None
 
     def work(blocks):
-        ws = _workspace(A, S, C1, n_block)
+        ws = _workspace(A, S, C1, n_block, R)
         for z, s0, s1 in blocks:
             m = s1 - s0
             Ab = _load_block(ws, A, s0, s1)
@@ -172,39 +175,43 @@ def folded_forward(A, runs, W, xa, xb, xc, n_block, keep_t=False):
             torch.index_select(Ab, 0, xa, out=O)
             torch.index_select(Ab, 0, xb, out=Ob)
             O.mul_(Ob)  # (S, K, m) pair products
-            torch.matmul(W[z], O.transpose(0, 1), out=Tb)  # (K, C+1, m)
+            torch.matmul(W[z], O.transpose(0, 1), out=Tb)  # (K, R(C+1), m)
             torch.index_select(Ab, 0, xc, out=Ac)
-            torch.mul(Tb, Ac.transpose(0, 1), out=tmp)
-            torch.sum(tmp, 1, out=Bb)
-            B[s0:s1] = Bb.T
+            tmp4 = tmp.view(K, R, C1, m)
+            torch.mul(Tb.view(K, R, C1, m), Ac.transpose(0, 1)[:, None], out=tmp4)
+            torch.sum(tmp4, 2, out=Bb)
+            B[s0:s1] = Bb.permute(2, 0, 1)
             if keep_t:
                 T[:, :, s0:s1] = Tb
 
     _run_blocks(work, list(_site_blocks(runs, n if A.is_cuda else n_block)), not A.is_cuda)
-    return B, T
+    return (B.view(n, K) if R == 1 else B), T
 
 
 def folded_backward(A, T, gB, runs, WT, xa, xb, xc, n_block):
-    """dA (D, K, n) of Σ_{ik} gB_ik B_ik for the polynomial of :func:`folded_forward`.
+    """dA (D, K, n) of Σ_{ikr} gB_ikr B_ikr for the polynomial of :func:`folded_forward`.
 
-    WT[z] (K, S, C+1) transposed folded weights; T from the forward. Per block:
-    dA_c += g T_c, dO = WT (g A_c), dA_a += dO_s A_b, dA_b += dO_s A_a.
+    gB (n, K) or (n, K, R); WT[z] (K, S, R·(C+1)) transposed folded weights; T from the
+    forward. Per block: dA_c += Σ_r g_r T_rc, dO = WT (g_r A_c), dA_a += dO_s A_b,
+    dA_b += dO_s A_a.
     """
     D, K, n = A.shape
     S, C1 = xa.shape[0], xc.shape[0]
+    R = WT[0].shape[2] // C1
+    gB = gB.reshape(n, K, R)
     dA = torch.empty_like(A)
 
     def work(blocks):
-        ws = _workspace(A, S, C1, n_block)
+        ws = _workspace(A, S, C1, n_block, R)
         dws = _Workspace(A, dict(dA=(D + 1, K), dOk=(K, S)), min(n_block, n))
         for z, s0, s1 in blocks:
             m = s1 - s0
             Ab = _load_block(ws, A, s0, s1)
-            dO, P, dT, Ac, tmp = (ws.get(k, m) for k in ("Oa", "Ob", "T", "Ac", "tmp"))
+            dO, P, dT, Ac, tmp, tc = (ws.get(k, m) for k in ("Oa", "Ob", "T", "Ac", "tmp", "tc"))
             dAb, dOk = dws.get("dA", m), dws.get("dOk", m)
-            g = gB[s0:s1].T[:, None, :]  # (K, 1, m)
+            g = gB[s0:s1].permute(1, 2, 0)[:, :, None, :]  # (K, R, 1, m)
             torch.index_select(Ab, 0, xc, out=Ac)
-            torch.mul(Ac.transpose(0, 1), g, out=dT)  # dT_c = g A_c  (K, C+1, m)
+            torch.mul(Ac.transpose(0, 1)[:, None], g, out=dT.view(K, R, C1, m))  # g_r A_c
             torch.matmul(WT[z], dT, out=dOk)  # (K, S, m)
             dO.copy_(dOk.transpose(0, 1))  # (S, K, m)
             dAb.zero_()
@@ -212,8 +219,10 @@ def folded_backward(A, T, gB, runs, WT, xa, xb, xc, n_block):
             dAb.index_add_(0, xa, P.mul_(dO))
             torch.index_select(Ab, 0, xa, out=P)
             dAb.index_add_(0, xb, P.mul_(dO))
-            torch.mul(T[:, :, s0:s1], g, out=tmp)
-            dAb.index_add_(0, xc, tmp.transpose(0, 1))
+            tmp4 = tmp.view(K, R, C1, m)
+            torch.mul(T[:, :, s0:s1].view(K, R, C1, m), g, out=tmp4)
+            torch.sum(tmp4, 1, out=tc)  # Σ_r g_r T_rc  (K, C+1, m)
+            dAb.index_add_(0, xc, tc.transpose(0, 1))
             dA[:, :, s0:s1] = dAb[:D]
 
     _run_blocks(work, list(_site_blocks(runs, n if A.is_cuda else n_block)), not A.is_cuda)
@@ -242,6 +251,15 @@ class FoldedContraction(torch.autograd.Function):
         runs, WT, xa, xb, xc, n_block = ctx.args
         dA = folded_backward(A, T, gB.contiguous(), runs, WT, xa, xb, xc, n_block)
         return dA, None, None, None, None, None, None, None
+
+
+def folded_apply(A, runs, W, WT, xa, xb, xc):
+    """The folded polynomial of A (D, K, n) (already in the coupled basis for SOC): through
+    :class:`FoldedContraction` when A needs a gradient, else :func:`folded_forward` alone."""
+    nb = A.shape[2] if A.is_cuda else BLOCK_SITES
+    if torch.is_grad_enabled() and A.requires_grad:
+        return FoldedContraction.apply(A, runs, W, WT, xa, xb, xc, nb)
+    return folded_forward(A, runs, W, xa, xb, xc, nb)[0]
 
 
 def coupled_rotation(l_pos, l_mag, dtype):
@@ -297,15 +315,92 @@ def sparse_polynomials(module, A):
     return torch.cat(out, dim=0).view(-1, K, n)
 
 
+def register_folded(module, spec, nat, R, dtype, persistent):
+    """Dense folded tables of a coupling spec on ``module``; returns False (and registers
+    nothing) when they would exceed :data:`MAX_FOLDED` entries.
+
+    R output rows per path (1: invariants, 3: vector components; spec rows are R·p + r).
+    Buffers: U (rows, S, C+1) and U1 (rows, D) coefficients, fa/fb (S,) pair components, fc
+    (C,) third factors, all in natural component order (``persistent`` puts them in the state
+    dict); the fast-path tables xa, xb (ν = 1 terms as pairs (i, D) with the ones row D), xc
+    (fc + [D]) and lin_idx. Every ν = 3 monomial A_c A_a A_b is written with c its lowest
+    block-flat index (spin-even, low-l blocks first), so c runs over few components (16 for
+    l_mag = 1).
+    """
+    (i1, v1, p1), (a2, b2, v2, p2), (a3, b3, c3, v3, p3) = spec.nu1, spec.nu2, spec.nu3
+    rows = sum(spec.n_paths)
+    low, x, y = (nat[np.asarray(v, dtype=np.int64)] for v in (a3, b3, c3))
+    a2, b2, i1 = (nat[np.asarray(v, dtype=np.int64)] for v in (a2, b2, i1))
+    pairs = {}
+    s2 = [pairs.setdefault(_pair(u, v), len(pairs)) for u, v in zip(a2, b2)]
+    s3 = [pairs.setdefault(_pair(u, v), len(pairs)) for u, v in zip(x, y)]
+    cset = sorted(set(int(c) for c in low))
+    cpos = {c: n for n, c in enumerate(cset)}
+    n_s, n_c = len(pairs), len(cset)
+    if (rows - spec.n_paths[0]) * n_s * (n_c + 1) > MAX_FOLDED:
+        return False
+    P1, P2 = spec.n_paths[0], spec.n_paths[1]
+    U = np.zeros((rows, n_s, n_c + 1))  # last column: ν = 2 (no third factor)
+    np.add.at(U, (P1 + np.asarray(p2, dtype=np.int64), s2, n_c), v2)
+    np.add.at(U, (P1 + P2 + np.asarray(p3, dtype=np.int64), s3, [cpos[int(c)] for c in low]),
+              v3)
+    U1 = np.zeros((rows, spec.dim))
+    np.add.at(U1, (np.asarray(p1, dtype=np.int64), i1), v1)
+    tensors = dict(U=torch.tensor(U, dtype=dtype), U1=torch.tensor(U1, dtype=dtype),
+                   fa=torch.tensor([k[0] for k in pairs], dtype=torch.long),
+                   fb=torch.tensor([k[1] for k in pairs], dtype=torch.long),
+                   fc=torch.tensor(cset, dtype=torch.long))
+    for name, t in tensors.items():
+        module.register_buffer(name, t, persistent=persistent)
+    lin = np.nonzero(np.abs(U1).sum(0) > 0)[0]
+    module.register_buffer("lin_idx", torch.tensor(lin, dtype=torch.long), persistent=False)
+    for name, arr in (("xa", [k[0] for k in pairs] + list(lin)),
+                      ("xb", [k[1] for k in pairs] + [spec.dim] * len(lin)),
+                      ("xc", cset + [spec.dim])):
+        module.register_buffer(name, torch.tensor(arr, dtype=torch.long), persistent=False)
+    return True
+
+
+def folded_weights(module, R):
+    """Per species (W (K, R·(C+1), S'), Wᵀ (K, S', R·(C+1))) of the fast path, S' = S + ν = 1
+    terms: W[k, (r, c), s] = Σ_p w_pk U^{R p + r}_{s c}; cached (no grad) while the weights and
+    tables of ``module`` (from :func:`register_folded`) are unchanged (keyed on their in-place
+    versions)."""
+    w = module.all_weights().detach()  # (Z, P, K)
+    key = tuple((t.data_ptr(), t._version, t.dtype, t.device)
+                for t in (*module.weights, module.U, module.U1))
+    cache = getattr(module, "_fold_cache", None)
+    if cache is not None and cache[0] == key:
+        return cache[1]
+    with torch.no_grad():
+        rows, S, C1 = module.U.shape
+        U = module.U.view(rows // R, R, S, C1)
+        Wz = torch.einsum("prsc,zpk->zkrcs", U, w)  # (Z, K, R, C+1, S)
+        U1 = module.U1.view(rows // R, R, -1)[:, :, module.lin_idx]
+        lin = torch.einsum("prd,zpk->zkrd", U1, w)  # (Z, K, R, L)
+        ext = w.new_zeros(*lin.shape[:3], C1, lin.shape[3])
+        ext[:, :, :, -1] = lin
+        Wz = torch.cat([Wz, ext], dim=4).flatten(2, 3)  # (Z, K, R(C+1), S')
+        out = (tuple(Wz.contiguous()), tuple(Wz.transpose(2, 3).contiguous()))
+    module._fold_cache = (key, out)
+    return out
+
+
 class VectorContraction(torch.nn.Module):
     """A (D, K, n) → V (n, K, 3): per-channel body-ordered polar vectors (hidden 1o features),
 
         V_{ik,μ} = Σ_ν Σ_p w^{(ν)}_{z_i p k} Σ_{a ≤ b ≤ …} U^{(ν)p,μ}_{a b …} A_{ika} A_{ikb} …,
 
     the equivariant counterpart of :class:`SymmetricContraction` (U from
-    :func:`~.coupling.build_vector_coupling`; μ in e3nn's real l = 1 basis). Sparse autograd
-    evaluation (only models with vector channels use it). ``weights[ν]``: (n_species, P_ν, K).
+    :func:`~.coupling.build_vector_coupling`; μ in e3nn's real l = 1 basis). ``weights[ν]``:
+    (n_species, P_ν, K). Two evaluations of the same polynomial (tested equal): the folded
+    fast path of :class:`SymmetricContraction` with three output rows per channel (forces and
+    energies without weight gradients; the tables are derived, not saved), and sparse autograd
+    (training, and SOC, whose folded tables exceed :data:`MAX_FOLDED`).
     """
+
+    #: whether grad-mode evaluations must keep the weights in the autograd graph (training)
+    train_weights = True
 
     def __init__(self, l_pos, l_mag, correlation, spin_orbit, channels, n_species, generator,
                  dtype):
@@ -319,17 +414,28 @@ class VectorContraction(torch.nn.Module):
         (i1, v1, p1), (a2, b2, v2, p2), (a3, b3, c3, v3, p3) = spec.nu1, spec.nu2, spec.nu3
         register_sparse(self, nat[i1], v1, p1, nat[a2], nat[b2], v2, p2, nat[a3], nat[b3],
                         nat[c3], v3, p3, dtype)
+        self.folded = register_folded(self, spec, nat, 3, dtype, persistent=False)
         self.weights = torch.nn.ParameterList()
         for rows in spec.n_paths:
             n_p = rows // 3
             w = torch.randn(n_species, n_p, channels, generator=generator, dtype=torch.float64)
             self.weights.append(torch.nn.Parameter((w / max(n_p, 1) ** 0.5).to(dtype)))
 
+    def all_weights(self):
+        return torch.cat(list(self.weights), dim=1)  # (Z, P, K)
+
+    def use_fast_path(self):
+        """As :meth:`SymmetricContraction.use_fast_path`."""
+        return self.folded and (not torch.is_grad_enabled() or not self.train_weights)
+
     def forward(self, A: torch.Tensor, runs) -> torch.Tensor:
         """(D, K, n) and species runs [(z, start, stop)] of the site axis → V (n, K, 3)."""
         D, K, n = A.shape
+        if self.use_fast_path():
+            return folded_apply(A if not self.spin_orbit else rotate_to_coupled(self, A), runs,
+                                *folded_weights(self, 3), self.xa, self.xb, self.xc)
         poly = sparse_polynomials(self, rotate_to_coupled(self, A)).view(-1, 3, K, n)
-        w = torch.cat(list(self.weights), dim=1)  # (Z, P, K)
+        w = self.all_weights()  # (Z, P, K)
         return torch.cat([torch.einsum("pukn,pk->nku", poly[..., a:b], w[z])
                           for z, a, b in runs], dim=0)
 
@@ -364,12 +470,9 @@ class SymmetricContraction(torch.nn.Module):
         i1, v1, p1 = spec.nu1
         a2, b2, v2, p2 = spec.nu2
         a3, b3, c3, v3, p3 = spec.nu3
-        self._nat = nat
-        self._init_folded(spec, nat[i1], v1, p1, nat[a2], nat[b2], v2, p2, a3, b3, c3, v3, p3,
-                          dtype)
+        self._init_folded(spec, nat, dtype)
         i1, a2, b2, a3, b3, c3 = (nat[x] for x in (i1, a2, b2, a3, b3, c3))
         self._init_sparse(i1, v1, p1, a2, b2, v2, p2, a3, b3, c3, v3, p3, dtype)
-        del self._nat
         self.weights = torch.nn.ParameterList()
         for n_p in spec.n_paths:
             w = torch.randn(n_species, n_p, channels, generator=generator, dtype=torch.float64)
@@ -378,39 +481,8 @@ class SymmetricContraction(torch.nn.Module):
     def _init_sparse(self, i1, v1, p1, a2, b2, v2, p2, a3, b3, c3, v3, p3, dtype):
         register_sparse(self, i1, v1, p1, a2, b2, v2, p2, a3, b3, c3, v3, p3, dtype)
 
-    def _init_folded(self, spec, i1, v1, p1, a2, b2, v2, p2, a3, b3, c3, v3, p3, dtype):
-        """Dense U tensors for the folded evaluation, or none when they would be too large."""
-        P1, P2, P3 = spec.n_paths
-        # block-flat a3 ≤ b3 ≤ c3 (spin-even, low-l blocks first): the lowest is the third
-        # factor c of the monomial, so c runs over few components; then map to natural order
-        low, x, y = (self._nat[v] for v in (a3, b3, c3))
-        pairs = {}
-        s2 = [pairs.setdefault(_pair(u, v), len(pairs)) for u, v in zip(a2, b2)]
-        s3 = [pairs.setdefault(_pair(u, v), len(pairs)) for u, v in zip(x, y)]
-        cset = sorted(set(int(c) for c in low))
-        cpos = {c: n for n, c in enumerate(cset)}
-        n_s, n_c = len(pairs), len(cset)
-        self.folded = (P2 + P3) * n_s * (n_c + 1) <= MAX_FOLDED
-        if not self.folded:
-            return
-        U = np.zeros((P1 + P2 + P3, n_s, n_c + 1))  # last column: ν = 2 (no third factor)
-        np.add.at(U, (P1 + p2, s2, n_c), v2)
-        np.add.at(U, (P1 + P2 + p3, s3, [cpos[int(c)] for c in low]), v3)
-        U1 = np.zeros((P1 + P2 + P3, self.dim))
-        np.add.at(U1, (p1, i1), v1)
-        self.register_buffer("U", torch.tensor(U, dtype=dtype))
-        self.register_buffer("U1", torch.tensor(U1, dtype=dtype))
-        self.register_buffer("fa", torch.tensor([k[0] for k in pairs], dtype=torch.long))
-        self.register_buffer("fb", torch.tensor([k[1] for k in pairs], dtype=torch.long))
-        self.register_buffer("fc", torch.tensor(cset, dtype=torch.long))
-        # fast-path tables (not saved: derived from the above): ν = 1 terms as pairs (i, D) with
-        # the ones row D, in the last (no third factor) column; third factors fc + [D]
-        lin = np.nonzero(np.abs(U1).sum(0) > 0)[0]
-        self.register_buffer("lin_idx", torch.tensor(lin, dtype=torch.long), persistent=False)
-        for name, arr in (("xa", [k[0] for k in pairs] + list(lin)),
-                          ("xb", [k[1] for k in pairs] + [self.dim] * len(lin)),
-                          ("xc", cset + [self.dim])):
-            self.register_buffer(name, torch.tensor(arr, dtype=torch.long), persistent=False)
+    def _init_folded(self, spec, nat, dtype):
+        self.folded = register_folded(self, spec, nat, 1, dtype, persistent=True)
 
     @property
     def n_features(self):
@@ -427,25 +499,8 @@ class SymmetricContraction(torch.nn.Module):
         return torch.cat(list(self.weights), dim=1)  # (Z, P, K)
 
     def folded_weights(self):
-        """Per species (W (K, C+1, S'), Wᵀ (K, S', C+1)) of the fast path, S' = S + ν=1 terms:
-        W[k, c, s] = Σ_p w_pk U^p_{s c}; cached (no grad) while weights and tables are
-        unchanged (keyed on their in-place versions)."""
-        w = self.all_weights().detach()
-        key = tuple((t.data_ptr(), t._version, t.dtype, t.device)
-                    for t in (*self.weights, self.U, self.U1))
-        cache = getattr(self, "_fold_cache", None)
-        if cache is not None and cache[0] == key:
-            return cache[1]
-        with torch.no_grad():
-            Wz = torch.einsum("psc,zpk->zkcs", self.U, w)  # (Z, K, C+1, S)
-            lin = torch.einsum("pd,zpk->zkd", self.U1[:, self.lin_idx], w)  # (Z, K, L)
-            ext = torch.zeros(*lin.shape[:2], Wz.shape[2], lin.shape[2], dtype=w.dtype,
-                              device=w.device)
-            ext[:, :, -1] = lin
-            Wz = torch.cat([Wz, ext], dim=3)
-            out = (tuple(Wz.contiguous()), tuple(Wz.transpose(2, 3).contiguous()))
-        self._fold_cache = (key, out)
-        return out
+        """See :func:`folded_weights` (R = 1)."""
+        return folded_weights(self, 1)
 
     def use_fast_path(self):
         """Fast path unless gradients may flow into the weights: grad mode on and
@@ -459,12 +514,8 @@ class SymmetricContraction(torch.nn.Module):
     def forward(self, A: torch.Tensor, runs) -> torch.Tensor:
         """(D, K, n) and species runs [(z, start, stop)] of the site axis → B (n, K)."""
         if self.use_fast_path():
-            A = self._rotate(A)
-            W, WT = self.folded_weights()
-            nb = A.shape[2] if A.is_cuda else BLOCK_SITES
-            if torch.is_grad_enabled() and A.requires_grad:
-                return FoldedContraction.apply(A, runs, W, WT, self.xa, self.xb, self.xc, nb)
-            return folded_forward(A, runs, W, self.xa, self.xb, self.xc, nb)[0]
+            return folded_apply(self._rotate(A), runs, *self.folded_weights(), self.xa,
+                                self.xb, self.xc)
         w = self.all_weights()
         if not self.folded:
             inv = self.invariants(A)  # (P, K, n)

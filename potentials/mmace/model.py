@@ -253,7 +253,7 @@ class MagneticMACE(torch.nn.Module):
     def sender_table(self, t, species, T, S, h=None):
         """Per-atom sender features of layer t: (n, F). Layer 0: one-hot(z) ⊗ T ⊗ S;
         layer t ≥ 1: rows (l'm', k) of h_k φ_{kl'}(|m|) S_l'm'(m), then for vector models
-        rows (l'm', μ, k) of v_{kμ} φ^v_{kl'}(|m|) S_l'm'(m) (node features h = [h | v],
+        rows (μ, l'm', k) of v_{kμ} φ^v_{kl'}(|m|) S_l'm'(m) (node features h = [h | v],
         :meth:`node_update`)."""
         n = T.shape[0]
         if t == 0:
@@ -263,8 +263,8 @@ class MagneticMACE(torch.nn.Module):
         scal = (h[:, None, :self.K] * self._phi(self.w_phi[t - 1], T) * S[:, :, None])
         if not self.vector:
             return scal.reshape(n, -1)
-        v = h[:, self.K:].view(n, 1, 3, self.K)
-        vec = v * (self._phi(self.w_vphi[t - 1], T) * S[:, :, None])[:, :, None, :]
+        v = h[:, self.K:].view(n, 3, 1, self.K)
+        vec = v * (self._phi(self.w_vphi[t - 1], T) * S[:, :, None])[:, None]  # (n, μ, l'm', k)
         return torch.cat([scal.reshape(n, -1), vec.reshape(n, -1)], dim=1)
 
     def _phi(self, w, T):
@@ -305,38 +305,57 @@ class MagneticMACE(torch.nn.Module):
         L, Q, K = Y.shape[-1], self.Q, self.K
         Dm = (self.l_mag + 1) ** 2
         P = (rho[..., :, None] * Y[..., None, :]).reshape(n, M, Q * L)
-        G = table.index_select(0, nbr.reshape(-1)).view(n, M, -1)  # sender features per slot
-        X = torch.bmm(P.transpose(1, 2), G)  # (n, Q·L, F)
+        Pt, idx = P.transpose(1, 2), nbr.reshape(-1)
+        if t > 0 and self.vector:  # scalar and vector senders apart: no slice of per-edge X
+            Xs, Xv = (torch.bmm(Pt, part.index_select(0, idx).view(n, M, -1))
+                      for part in (table[:, :Dm * K], table[:, Dm * K:]))
+            A = self._scalar_messages(t, Xs) + self.vector_messages(
+                t, Xv.view(n, Q, L, 3, Dm, K))
+            return self._add_self(t, A, species, T, S) * self.inv_avg
+        G = table.index_select(0, idx).view(n, M, -1)  # sender features per slot
+        X = torch.bmm(Pt, G)  # (n, Q·L, F)
         if t == 0:  # F = (z, r, l'm') → A[(lm,l'm'), k, n] = Σ_(q z r) W X
             X = X.view(n, Q, L, -1, Dm).permute(2, 4, 1, 3, 0).reshape(L * Dm, -1, n)
             A = torch.bmm(self._expanded_block_weights(t), X)  # (L·Dm, K, n)
-        else:  # F = (l'm', k) [+ (l'm', μ, k)]: channel-wise weights Σ_q W_{q k}
-            W = self.w_block[t][self._component_block]  # (L·Dm, Q, K)
-            Xs = X[..., :Dm * K].reshape(n, Q, L, Dm, K)
-            A = torch.einsum("nqxyk,xyqk->xykn", Xs, W.view(L, Dm, Q, K)).reshape(L * Dm, K, n)
-            if self.vector:
-                A = A + self.vector_messages(t, X[..., Dm * K:].reshape(n, Q, L, Dm, 3, K))
+        else:
+            A = self._scalar_messages(t, X)
         A = self._add_self(t, A, species, T, S)
         return A * self.inv_avg
 
-    def vector_messages(self, t, Xv):
-        """Vector senders' part of A (L·Dm, K, n) from Xv (n, Q, L, Dm, 3, K) =
-        Σ_j ρ_q(r_ij) Y_lm(r̂_ij) φ^v_{kl'}(|m_j|) S_l'm'(m_j) v_{jkμ}:
+    def _scalar_messages(self, t, X):
+        """Layer t ≥ 1: X (n, Q·L, Dm·K) = Σ_j P_ij ⊗ (rows (l'm', k) of the sender table) →
+        A (L·Dm, K, n) with channel-wise weights Σ_q W_{q k}."""
+        n = X.shape[0]
+        L, Q, K, Dm = (self.l_pos + 1) ** 2, self.Q, self.K, (self.l_mag + 1) ** 2
+        W = self.w_block[t][self._component_block]  # (L·Dm, Q, K)
+        Xs = X.reshape(n, Q, L, Dm, K)
+        return torch.einsum("nqxyk,xyqk->xykn", Xs, W.view(L, Dm, Q, K)).reshape(L * Dm, K, n)
 
-            A[(LM),(l'm'),k] += Σ_{l: L = l ± 1} Σ_q W^{(l→L)}_{l' q k} Σ_{m μ} C^{l 1 L}_{m μ M} Xv[q,(lm),(l'm'),μ,k]
+    def vector_messages(self, t, Xv):
+        """Vector senders' part of A (L·Dm, K, n) from Xv (n, Q, L, 3, Dm, K) =
+        Σ_j ρ_q(r_ij) Y_lm(r̂_ij) v_{jkμ} φ^v_{kl'}(|m_j|) S_l'm'(m_j):
+
+            A[(LM),(l'm'),k] += Σ_{l: L = l ± 1} Σ_{m μ} C^{l 1 L}_{m μ M} Σ_q W^{(l→L)}_{l' q k} Xv[q,(lm),μ,(l'm'),k]
 
         ([Y_l ⊗ v]_L of natural parity (−1)^L, so every block keeps the parities the
-        contraction assumes; C: real 3j × √(2L+1), e3nn basis)."""
-        n, Q, L, Dm, _, K = Xv.shape
+        contraction assumes; C: real 3j × √(2L+1), e3nn basis). Per path the q-sum runs
+        first, then the (m μ) → M coupling is one matrix product over the rows of the reduced
+        tensor; no permuted copies of Xv (einsum made two per path)."""
+        n, Q, L, _, Dm, K = Xv.shape
         reps = torch.tensor([2 * lp + 1 for lp in range(self.l_mag + 1)], device=Xv.device)
         W = torch.repeat_interleave(self.w_vblock[t - 1], reps, dim=1)  # (P, Dm, Q, K)
+        W = W.permute(0, 2, 1, 3).reshape(W.shape[0], Q, 1, Dm * K)  # (P, Q, 1, Dm·K)
         out = [[] for _ in range(self.l_pos + 1)]
+        by_l = torch.split(Xv.view(n, Q, L * 3, Dm * K), [3 * (2 * l + 1)
+                                                          for l in range(self.l_pos + 1)], dim=2)
         for p, (l, Lo) in enumerate(self.vector_paths):
-            Xl = torch.einsum("nqadUk,dqk->nadUk", Xv[:, :, l * l:(l + 1) ** 2], W[p])
-            out[Lo].append(torch.einsum("nadUk,aUM->Mdkn", Xl, getattr(self, f"vector_cg_{p}")))
-        A = [sum(parts) if parts else Xv.new_zeros(2 * Lo + 1, Dm, K, n)
+            Xl = by_l[l]  # (n, Q, (lm)·μ, Dm·K)
+            red = (Xl * W[p]).sum(1)  # (n, (lm)·μ, Dm·K)
+            cg = getattr(self, f"vector_cg_{p}").reshape(-1, 2 * Lo + 1)  # ((lm)·μ, M)
+            out[Lo].append(torch.matmul(cg.T, red))  # (n, M, Dm·K)
+        A = [sum(parts) if parts else Xv.new_zeros(n, 2 * Lo + 1, Dm * K)
              for Lo, parts in enumerate(out)]
-        return torch.cat(A, dim=0).reshape(L * Dm, K, n)
+        return torch.cat(A, dim=1).view(n, L * Dm, K).permute(1, 2, 0)
 
     def _add_self(self, t, A, species, T, S):
         """Centre's own moment: rows (l=0, l'm') += Σ_r w_{z l' r k} T_r(|m_i|) S_l'm'(m_i)."""
@@ -389,10 +408,14 @@ class MagneticMACE(torch.nn.Module):
         return B[torch.argsort(order)]
 
     def _vector_bytes(self, t):
-        """Bytes per receiver of the vector contraction's sparse temporaries (pair products,
-        gathered ν = 2, 3 terms: ≈ 14 MB per site in float64 at l_pos 3, K = 128)."""
+        """Bytes per receiver of the vector contraction: on the folded fast path the saved
+        T (K·3·(C+1)); on the sparse path its temporaries (pair products, gathered ν = 2, 3
+        terms: ≈ 14 MB per site in float64 at l_pos 3, K = 128)."""
         vc = self.vcontractions[t]
-        entries = len(vc.pa) + 2 * len(vc.v2) + 3 * len(vc.v3)
+        if vc.use_fast_path():
+            entries = 3 * len(vc.xc)
+        else:
+            entries = len(vc.pa) + 2 * len(vc.v2) + 3 * len(vc.v3)
         return entries * self.K * (torch.finfo(self.dtype).bits // 8)
 
     def _site_bytes(self, t, slots, features):
@@ -420,7 +443,8 @@ class MagneticMACE(torch.nn.Module):
         would exceed ``activation_budget`` bytes (paper setting, 3456 atoms, float64: estimate
         1.43 GB, measured +1.33 GB peak RSS without checkpoints)."""
         c = self.contractions[0]
-        if c.train_weights or not all(x.folded for x in self.contractions):
+        if c.train_weights or not all(x.folded for x in (*self.contractions,
+                                                         *self.vcontractions)):
             return True
         return n * site_bytes > self.activation_budget
 
@@ -535,13 +559,14 @@ class MagneticMACE(torch.nn.Module):
         """Within the block, grad-mode contractions keep the weights in the autograd graph only
         if ``keep`` (training); otherwise they take the fast path with a hand-written backward
         for ∂E/∂A (see :class:`~.contraction.FoldedContraction`)."""
-        old = [c.train_weights for c in self.contractions]
-        for c in self.contractions:
+        modules = [*self.contractions, *self.vcontractions]
+        old = [c.train_weights for c in modules]
+        for c in modules:
             c.train_weights = bool(keep)
         try:
             yield
         finally:
-            for c, v in zip(self.contractions, old):
+            for c, v in zip(modules, old):
                 c.train_weights = v
 
     def n_parameters(self):

@@ -46,8 +46,11 @@ DEFAULTS = {
               "ema_decay": 0.99, "batch_size": 4, "max_steps": 1000, "max_time_s": None},
     # MACE-style second stage (Batatia et al., NeurIPS 2022, training protocol): from step
     # start_fraction·max_steps on, the loss weights in "loss" replace the first-stage ones
-    # (typically a much larger energy weight) and, if "lr" is set, the lr is that constant.
-    "stage_two": {"start_fraction": None, "loss": {}, "lr": None},
+    # (typically a much larger energy weight) and, if "lr" is set, the lr is that constant;
+    # "kind" / "huber_delta", if set, replace the loss form (e.g. "mse": the RMSE is what is
+    # reported, and a Huber loss with a small delta fits the median, not the tails).
+    "stage_two": {"start_fraction": None, "loss": {}, "lr": None, "kind": None,
+                  "huber_delta": None},
     "finetune": {"freeze": [], "refit_one_body": "shift"},  # "shift" | true (full refit) | false
     "augment_spin_rotation": "auto",
     "eval_every": 100, "eval_batch_size": 8, "checkpoint_every": 100, "log_every": 10,
@@ -92,8 +95,10 @@ def resolve_config(user, finetune=False):
         raise InputError(f"optim.optimizer must be 'adamw' or 'adam', got {o['optimizer']!r}")
     if o["schedule"] not in ("constant", "cosine", "exponential"):
         raise InputError("optim.schedule must be 'constant', 'cosine' or 'exponential'")
-    if lo["kind"] not in ("huber", "mse"):
-        raise InputError("loss.kind must be 'huber' or 'mse'")
+    s2 = cfg["stage_two"]
+    for where, kind in (("loss.kind", lo["kind"]), ("stage_two.kind", s2["kind"] or "mse")):
+        if kind not in ("huber", "mse"):
+            raise InputError(f"{where} must be 'huber' or 'mse', got {kind!r}")
     for k in ("energy", "forces", "stress", "magnetic_forces"):
         if float(lo[k]) < 0:
             raise InputError(f"loss.{k} must be ≥ 0")
@@ -105,7 +110,6 @@ def resolve_config(user, finetune=False):
         raise InputError("model.dtype must be 'float32' or 'float64'")
     if cfg["augment_spin_rotation"] not in ("auto", True, False):
         raise InputError("augment_spin_rotation must be 'auto', true or false")
-    s2 = cfg["stage_two"]
     if s2["start_fraction"] is not None and not 0.0 <= float(s2["start_fraction"]) <= 1.0:
         raise InputError("stage_two.start_fraction must lie in [0, 1] (or be null)")
     for k, v in s2["loss"].items():
@@ -131,6 +135,17 @@ def loss_weights(step, cfg):
     if start is not None and step >= start:
         w.update({k: float(v) for k, v in cfg["stage_two"]["loss"].items()})
     return w
+
+
+def loss_form(step, cfg):
+    """(kind, huber_delta) of the loss at ``step``: "loss" or, inside the second stage,
+    ``stage_two``'s kind / huber_delta where set."""
+    kind, delta = cfg["loss"]["kind"], float(cfg["loss"]["huber_delta"])
+    start, s2 = stage_two_start(cfg), cfg["stage_two"]
+    if start is not None and step >= start:
+        kind = s2["kind"] or kind
+        delta = float(s2["huber_delta"]) if s2["huber_delta"] is not None else delta
+    return kind, delta
 
 
 def stage_learning_rate(step, cfg):

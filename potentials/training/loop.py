@@ -36,7 +36,8 @@ import torch
 from spinlattice.errors import InputError
 
 from . import data as D
-from .config import loss_weights, resolve_config, stage_learning_rate, stage_two_start
+from .config import (loss_form, loss_weights, resolve_config, stage_learning_rate,
+                     stage_two_start)
 from .loss import batch_loss, collect_errors, make_batch, metrics, metrics_table
 from .onebody import apply_one_body, fit_one_body
 
@@ -282,14 +283,15 @@ def _weights(frames, cfg):
     return np.array([float(gw.get(str(D.group_of(f, key)), 1.0)) for f in frames])
 
 
-def _set_loss(model, frames, cfg, bs, lw):
-    """Mean loss (float) with weights ``lw`` over ``frames`` in batches (no gradients kept)."""
+def _set_loss(model, frames, cfg, bs, step):
+    """Mean loss (float) over ``frames`` in batches with the weights and form in force at
+    ``step`` (no gradients kept)."""
+    lw, (kind, delta) = loss_weights(step, cfg), loss_form(step, cfg)
     tot, n = 0.0, 0
     for a in range(0, len(frames), bs):
         chunk = frames[a:a + bs]
         batch = make_batch(chunk, model, _weights(chunk, cfg))
-        loss, _ = batch_loss(model, batch, lw, cfg["loss"]["kind"], cfg["loss"]["huber_delta"],
-                             training=False)
+        loss, _ = batch_loss(model, batch, lw, kind, delta, training=False)
         tot += float(loss.detach()) * len(chunk)
         n += len(chunk)
     return tot / max(n, 1)
@@ -371,8 +373,7 @@ def train(config, init_model=None, finetune=False, callback=None, log=print):
         if stage2 is not None and step >= stage2 and (best["step"] or 0) < stage2:
             best.update(loss=None, step=None)
         with _Swap(params, ema):
-            vloss = _set_loss(model, eval_frames, cfg, int(cfg["eval_batch_size"]),
-                              loss_weights(step, cfg))
+            vloss = _set_loss(model, eval_frames, cfg, int(cfg["eval_batch_size"]), step)
             if best["loss"] is None or vloss < best["loss"]:
                 best.update(loss=vloss, step=step)
                 from spinlattice.potentials.mmace import save_model
@@ -396,8 +397,8 @@ def train(config, init_model=None, finetune=False, callback=None, log=print):
             for g in optimizer.param_groups:
                 g["lr"] = lr
             optimizer.zero_grad(set_to_none=True)
-            loss, terms = batch_loss(model, batch, loss_weights(step, cfg), cfg["loss"]["kind"],
-                                     cfg["loss"]["huber_delta"], training=True)
+            loss, terms = batch_loss(model, batch, loss_weights(step, cfg),
+                                     *loss_form(step, cfg), training=True)
             loss.backward()
             gnorm = (float(torch.nn.utils.clip_grad_norm_(params, float(oc["clip"])))
                      if oc["clip"] else float("nan"))
