@@ -61,7 +61,11 @@ def _pair(u, v):
 #: Largest dense folded tensor (paths × pairs × third indices) before falling back to sparse.
 MAX_FOLDED = 4_000_000
 
-#: Sites per block of the fast folded evaluation on CPU: the pair products of one block,
+#: Whether CPU fast paths use the numba kernels of :mod:`.kernels` (False: the blocked torch
+#: evaluation, as on CUDA).
+USE_KERNELS = True
+
+#: Sites per block of the blocked torch folded evaluation on CPU: the pair products of one block,
 #: S × K × nb (443 × 64 × 16 doubles ≈ 3.6 MB at the paper setting), stay in cache.
 #: Measured (1 thread, 256 sites, K = 64, jemalloc): fwd+bwd 92 ms at 16 vs 133 ms for autograd
 #: on the whole chunk. On CUDA one block per species run.
@@ -229,36 +233,111 @@ def folded_backward(A, T, gB, runs, WT, xa, xb, xc, n_block):
     return dA
 
 
+def site_major(A):
+    """(D, K, n) → contiguous (n, D+1, K) with a row of ones at D (the layout of
+    :mod:`.kernels`)."""
+    D, K, n = A.shape
+    A1 = A.new_empty(n, D + 1, K)
+    A1[:, :D] = A.permute(2, 0, 1)
+    A1[:, D] = 1.0
+    return A1
+
+
+def kernel_forward(A1, runs, csr, xa, xb, xc, n_block=64):
+    """B (n, R, K) and T (n, R·(C+1), K) of the folded polynomial by the numba kernel
+    :func:`.kernels.folded_forward_sites`; A1 from :func:`site_major`, ``csr`` from
+    :func:`sparse_folded_weights`."""
+    from .kernels import folded_forward_sites
+
+    rowptr, cols, vals = csr
+    n, _, K = A1.shape
+    R = (rowptr.shape[0] - 1) // xc.shape[0]
+    T = A1.new_empty(n, rowptr.shape[0] - 1, K)
+    B = A1.new_empty(n, R, K)
+    arr = [x.numpy() for x in (A1, rowptr, cols, vals, xa, xb, xc, T, B)]
+    a1, rp, cl, w, ia, ib, ic, t, b = arr
+
+    def work(blocks):
+        for z, s0, s1 in blocks:
+            folded_forward_sites(a1, s0, s1, w[z], rp, cl, ia, ib, ic, t, b)
+
+    _run_blocks(work, list(_site_blocks(runs, n_block)))
+    return B, T
+
+
+def kernel_backward(A1, T, G, runs, csr, xa, xb, xc, n_block=64):
+    """dA1 (n, D+1, K) for the cotangent G (n, R, K) of :func:`kernel_forward`'s B."""
+    from .kernels import folded_backward_sites
+
+    rowptr, cols, vals = csr
+    dA1 = torch.empty_like(A1)
+    arr = [x.numpy() for x in (A1, T, G, rowptr, cols, vals, xa, xb, xc, dA1)]
+    a1, t, g, rp, cl, w, ia, ib, ic, da = arr
+
+    def work(blocks):
+        for z, s0, s1 in blocks:
+            folded_backward_sites(a1, t, g, s0, s1, w[z], rp, cl, ia, ib, ic, da)
+
+    _run_blocks(work, list(_site_blocks(runs, n_block)))
+    return dA1
+
+
+def _as_output(B):
+    """(n, R, K) → (n, K) for R = 1, (n, K, R) otherwise."""
+    return B[:, 0] if B.shape[1] == 1 else B.transpose(1, 2)
+
+
 class FoldedContraction(torch.autograd.Function):
     """B = folded polynomial of A with a hand-written, first-order backward (weights constant).
 
-    apply(A, runs, W, WT, xa, xb, xc, n_block) with W, WT tuples of per-species tensors that
-    do not require grad. Only A and T are saved. The backward is ``once_differentiable``:
-    training (create_graph, weight gradients) uses the autograd path instead.
+    apply(A, runs, W, WT, csr, xa, xb, xc, n_block) with W, WT tuples of per-species tensors
+    and ``csr`` their sparse form (:func:`sparse_folded_weights`), none requiring grad. On CPU
+    the numba kernels of :mod:`.kernels` run (``csr``), on CUDA the blocked torch evaluation
+    (:func:`folded_forward`, :func:`folded_backward`). Only A (or its site-major copy) and T
+    are saved. The backward is ``once_differentiable``: training (create_graph, weight
+    gradients) uses the autograd path instead.
     """
 
     @staticmethod
-    def forward(ctx, A, runs, W, WT, xa, xb, xc, n_block):
+    def forward(ctx, A, runs, W, WT, csr, xa, xb, xc, n_block):
+        ctx.args = (runs, WT, csr, xa, xb, xc, n_block)
+        ctx.shape = A.shape
+        if csr is not None:
+            A1 = site_major(A)
+            B, T = kernel_forward(A1, runs, csr, xa, xb, xc)
+            ctx.save_for_backward(A1, T)
+            return _as_output(B)
         B, T = folded_forward(A, runs, W, xa, xb, xc, n_block, keep_t=True)
         ctx.save_for_backward(A, T)
-        ctx.args = (runs, WT, xa, xb, xc, n_block)
         return B
 
     @staticmethod
     @once_differentiable
     def backward(ctx, gB):
         A, T = ctx.saved_tensors
-        runs, WT, xa, xb, xc, n_block = ctx.args
+        runs, WT, csr, xa, xb, xc, n_block = ctx.args
+        if csr is not None:
+            D, K, n = ctx.shape
+            G = gB.reshape(n, K, -1).transpose(1, 2).contiguous()  # (n, R, K)
+            dA1 = kernel_backward(A, T, G, runs, csr, xa, xb, xc)
+            return (dA1[:, :D].permute(1, 2, 0),) + (None,) * 8
         dA = folded_backward(A, T, gB.contiguous(), runs, WT, xa, xb, xc, n_block)
-        return dA, None, None, None, None, None, None, None
+        return (dA,) + (None,) * 8
 
 
-def folded_apply(A, runs, W, WT, xa, xb, xc):
-    """The folded polynomial of A (D, K, n) (already in the coupled basis for SOC): through
-    :class:`FoldedContraction` when A needs a gradient, else :func:`folded_forward` alone."""
+def folded_apply(module, A, runs, R):
+    """The folded polynomial of A (D, K, n) (already in the coupled basis for SOC) with the
+    folded tables of ``module`` and R output rows per channel: through
+    :class:`FoldedContraction` when A needs a gradient, else the forward alone (numba kernel
+    on CPU, :func:`folded_forward` on CUDA)."""
+    W, WT = folded_weights(module, R)
+    csr = None if A.is_cuda or not USE_KERNELS else sparse_folded_weights(module, R)
+    xa, xb, xc = module.xa, module.xb, module.xc
     nb = A.shape[2] if A.is_cuda else BLOCK_SITES
     if torch.is_grad_enabled() and A.requires_grad:
-        return FoldedContraction.apply(A, runs, W, WT, xa, xb, xc, nb)
+        return FoldedContraction.apply(A, runs, W, WT, csr, xa, xb, xc, nb)
+    if csr is not None:
+        return _as_output(kernel_forward(site_major(A), runs, csr, xa, xb, xc)[0])
     return folded_forward(A, runs, W, xa, xb, xc, nb)[0]
 
 
@@ -366,12 +445,11 @@ def folded_weights(module, R):
     terms: W[k, (r, c), s] = Σ_p w_pk U^{R p + r}_{s c}; cached (no grad) while the weights and
     tables of ``module`` (from :func:`register_folded`) are unchanged (keyed on their in-place
     versions)."""
-    w = module.all_weights().detach()  # (Z, P, K)
-    key = tuple((t.data_ptr(), t._version, t.dtype, t.device)
-                for t in (*module.weights, module.U, module.U1))
+    key = _weights_key(module)
     cache = getattr(module, "_fold_cache", None)
     if cache is not None and cache[0] == key:
         return cache[1]
+    w = module.all_weights().detach()  # (Z, P, K)
     with torch.no_grad():
         rows, S, C1 = module.U.shape
         U = module.U.view(rows // R, R, S, C1)
@@ -383,6 +461,29 @@ def folded_weights(module, R):
         Wz = torch.cat([Wz, ext], dim=4).flatten(2, 3)  # (Z, K, R(C+1), S')
         out = (tuple(Wz.contiguous()), tuple(Wz.transpose(2, 3).contiguous()))
     module._fold_cache = (key, out)
+    return out
+
+
+def _weights_key(module):
+    """Identity and in-place versions of the tensors the folded weights derive from."""
+    return tuple((t.data_ptr(), t._version, t.dtype, t.device)
+                 for t in (*module.weights, module.U, module.U1))
+
+
+def sparse_folded_weights(module, R):
+    """CSR form of :func:`folded_weights` for :mod:`.kernels`: (rowptr (R·(C+1)+1,), cols
+    (nnz,), values (Z, nnz, K) contiguous), over the union of the species' and channels'
+    nonzero patterns (≈ 10 % of the dense tensor at l_pos 3, l_mag 1); cached like it."""
+    key = _weights_key(module)
+    cache = getattr(module, "_csr_cache", None)
+    if cache is not None and cache[0] == key:
+        return cache[1]
+    W = torch.stack(folded_weights(module, R)[0])  # (Z, K, R(C+1), S')
+    rows, cols = torch.nonzero((W != 0).any(0).any(0), as_tuple=True)  # row-major: CSR order
+    rowptr = torch.zeros(W.shape[2] + 1, dtype=torch.long)
+    rowptr[1:] = torch.cumsum(torch.bincount(rows, minlength=W.shape[2]), 0)
+    out = (rowptr, cols.contiguous(), W[:, :, rows, cols].transpose(1, 2).contiguous())
+    module._csr_cache = (key, out)
     return out
 
 
@@ -432,8 +533,7 @@ class VectorContraction(torch.nn.Module):
         """(D, K, n) and species runs [(z, start, stop)] of the site axis → V (n, K, 3)."""
         D, K, n = A.shape
         if self.use_fast_path():
-            return folded_apply(A if not self.spin_orbit else rotate_to_coupled(self, A), runs,
-                                *folded_weights(self, 3), self.xa, self.xb, self.xc)
+            return folded_apply(self, rotate_to_coupled(self, A), runs, 3)
         poly = sparse_polynomials(self, rotate_to_coupled(self, A)).view(-1, 3, K, n)
         w = self.all_weights()  # (Z, P, K)
         return torch.cat([torch.einsum("pukn,pk->nku", poly[..., a:b], w[z])
@@ -514,8 +614,7 @@ class SymmetricContraction(torch.nn.Module):
     def forward(self, A: torch.Tensor, runs) -> torch.Tensor:
         """(D, K, n) and species runs [(z, start, stop)] of the site axis → B (n, K)."""
         if self.use_fast_path():
-            return folded_apply(self._rotate(A), runs, *self.folded_weights(), self.xa,
-                                self.xb, self.xc)
+            return folded_apply(self, self._rotate(A), runs, 1)
         w = self.all_weights()
         if not self.folded:
             inv = self.invariants(A)  # (P, K, n)

@@ -327,9 +327,11 @@ class MagneticMACE(torch.nn.Module):
         A (L·Dm, K, n) with channel-wise weights Σ_q W_{q k}."""
         n = X.shape[0]
         L, Q, K, Dm = (self.l_pos + 1) ** 2, self.Q, self.K, (self.l_mag + 1) ** 2
-        W = self.w_block[t][self._component_block]  # (L·Dm, Q, K)
-        Xs = X.reshape(n, Q, L, Dm, K)
-        return torch.einsum("nqxyk,xyqk->xykn", Xs, W.view(L, Dm, Q, K)).reshape(L * Dm, K, n)
+        W = self.w_block[t][self._component_block].transpose(0, 1)  # (Q, L·Dm, K)
+        # multiply and sum over q (einsum made this 8192 batched mat-vecs whose backward ran
+        # one select per batch)
+        A = (X.view(n, Q, L * Dm, K) * W).sum(1)  # (n, L·Dm, K)
+        return A.permute(1, 2, 0)
 
     def vector_messages(self, t, Xv):
         """Vector senders' part of A (L·Dm, K, n) from Xv (n, Q, L, 3, Dm, K) =
