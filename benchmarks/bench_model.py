@@ -3,6 +3,7 @@
     python benchmarks/bench_model.py                 # default cases, jemalloc if installed
     python benchmarks/bench_model.py --quick         # 128-atom cases only
     python benchmarks/bench_model.py --pretrain      # pre-training setting: 128x0e vs +128x1o
+    python benchmarks/bench_model.py --kernels       # contraction: blocked torch vs numba kernels
     python benchmarks/bench_model.py --allocator glibc
 
 Every case runs in its own subprocess (so peak RSS = ``ru_maxrss`` of that process alone) with
@@ -42,6 +43,9 @@ def child(spec):
     from spinlattice.state import SpinLatticeState
 
     torch.set_num_threads(2)
+    if not spec.get("kernels", True):
+        from spinlattice.potentials.mmace import folded
+        folded.USE_KERNELS = False
     atoms = bulk("Fe", "bcc", a=2.83, cubic=True).repeat(SIZES[spec["atoms"]])
     numbers = atoms.numbers.copy()
     numbers[::4] = 13
@@ -86,7 +90,13 @@ def run_case(spec, allocator):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def cases(quick, local=False, pretrain=False):
+def cases(quick, local=False, pretrain=False, kernels=False):
+    if kernels:  # baseline: the blocked torch contraction (the CUDA path) on CPU
+        return [dict(name=f"paper-{tag}", config=PAPER, soc=False, atoms=n, dtype="float64",
+                     mode=mode, budget=20, kernels=k)
+                for n in ([128] if quick else [1024])
+                for tag, k in (("torch-contr", False), ("numba-contr", True))
+                for mode in ("full", "energy")]
     if pretrain:  # baseline: the scalar-only (128x0e) model of the same size
         return [dict(name=name, config=cfg, soc=False, atoms=n, dtype="float64", mode=mode,
                      budget=1)
@@ -119,6 +129,8 @@ def main():
                     help="only the MC case: 128 single-site proposals per call vs one energy")
     ap.add_argument("--pretrain", action="store_true",
                     help="only the pre-training setting, 128x0e and 128x0e+128x1o")
+    ap.add_argument("--kernels", action="store_true",
+                    help="only the paper setting with the torch vs the numba contraction")
     ap.add_argument("--allocator", choices=["jemalloc", "glibc"],
                     default="jemalloc" if os.path.exists(JEMALLOC) else "glibc")
     args = ap.parse_args()
@@ -127,14 +139,15 @@ def main():
     print(f"# mMACE benchmark, torch threads = 2, allocator = {args.allocator}, "
           f"load average at start = {os.getloadavg()[0]:.1f}")
     base = {}
-    for spec in cases(args.quick, args.local, args.pretrain):
+    for spec in cases(args.quick, args.local, args.pretrain, args.kernels):
         res = run_case(spec, args.allocator)
         label = f"{spec['name']:16s} N={spec['atoms']:5d} {spec['dtype']:7s} {spec['mode']:6s}"
         if "error" in res:
             print(f"{label} ERROR {res['error']}", flush=True)
             continue
         rate = (spec["proposals"] if spec["mode"] == "local" else res["n"]) / res["seconds"]
-        key = ("pretrain" if "pretrain" in spec["name"] else spec["name"], spec["atoms"])
+        key = ("pretrain" if "pretrain" in spec["name"] else "kernels" if "contr" in spec["name"]
+               else spec["name"], spec["atoms"])
         if (spec["dtype"] == "float64" and spec["mode"] == ("energy" if args.local else "full")
                 and key not in base):  # the first such case of a size is the baseline
             base[key] = rate

@@ -18,8 +18,8 @@ import torch
 
 from spinlattice.potentials.mmace import MagneticMACE
 from spinlattice.potentials.mmace.contraction import (SymmetricContraction, VectorContraction,
-                                                      folded_backward, folded_forward,
-                                                      folded_weights, rotate_to_coupled)
+                                                      rotate_to_coupled)
+from spinlattice.potentials.mmace.folded import folded_backward, folded_forward, folded_weights
 from spinlattice.potentials.mmace.graph import build_graph
 
 from test_mmace import fe_al_state

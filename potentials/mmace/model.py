@@ -44,7 +44,8 @@ from torch.utils.checkpoint import checkpoint
 
 from .basis import (bessel_basis, chebyshev_magnitude_basis, edge_harmonics, polynomial_envelope,
                     solid_harmonics)
-from .contraction import SymmetricContraction, VectorContraction, _pool
+from .contraction import SymmetricContraction, VectorContraction
+from .folded import _pool
 from .coupling import _w3j, make_blocks
 
 
