@@ -246,11 +246,13 @@ def test_cli_train_finetune_evaluate(tmp_path, capsys):
 
 
 def test_stage_two_switches_weights_and_lr(tmp_path):
-    """The second stage (MACE protocol) replaces the loss weights from
-    round(start_fraction · max_steps) on and, with ``lr`` set, holds the lr constant; bad
+    """The second stage (MACE protocol) replaces the loss weights (and, where set, the loss
+    kind) from round(start_fraction · max_steps) on and, with ``lr`` set, holds the lr
+    constant; bad
     entries are errors naming the key. In a run, the energy weight of 1000 in the second stage
     shows up as a validation loss far above the first stage's (energy term × 1000/1)."""
-    from spinlattice.potentials.training.config import loss_weights, stage_learning_rate
+    from spinlattice.potentials.training.config import (loss_form, loss_weights,
+                                                         stage_learning_rate)
     from spinlattice.potentials.training.loop import train
 
     cfg = resolve_config({"data": {"path": str(FE16)}, "optim": {"max_steps": 100},
@@ -259,7 +261,12 @@ def test_stage_two_switches_weights_and_lr(tmp_path):
     assert loss_weights(74, cfg)["energy"] == 1.0 and loss_weights(75, cfg)["energy"] == 1000.0
     assert loss_weights(75, cfg)["forces"] == 100.0
     assert stage_learning_rate(74, cfg) > 1e-3 and stage_learning_rate(80, cfg) == 1e-3
-    for bad in ({"start_fraction": 1.5}, {"start_fraction": 0.5, "loss": {"enrgy": 1.0}}):
+    assert loss_form(80, cfg) == ("huber", 0.01)  # kind / delta not set: inherited
+    mse = resolve_config({"data": {"path": str(FE16)}, "optim": {"max_steps": 100},
+                          "stage_two": {"start_fraction": 0.5, "kind": "mse"}})
+    assert loss_form(49, mse) == ("huber", 0.01) and loss_form(50, mse)[0] == "mse"
+    for bad in ({"start_fraction": 1.5}, {"start_fraction": 0.5, "loss": {"enrgy": 1.0}},
+                {"start_fraction": 0.5, "kind": "l1"}):
         with pytest.raises(InputError, match="stage_two"):
             resolve_config({"data": {"path": str(FE16)}, "stage_two": bad})
     run = _config(tmp_path, "s2", 4, eval_every=1, loss={"kind": "mse", "forces": 0.0,

@@ -151,7 +151,7 @@ class MagneticMACE(torch.nn.Module):
         self.vector = bool(vector_channels)
         self.activation_budget = ACTIVATION_BUDGET
         self.blocks = make_blocks(l_pos_max, l_mag_max)
-        Z, K, Q, R, Dm = len(species), channels, n_bessel, self.R, (l_mag_max + 1) ** 2
+        Z, K, Q, R = len(species), channels, n_bessel, self.R
         gen = torch.Generator().manual_seed(int(seed))
         self.register_buffer("m_max", torch.tensor(mm, dtype=dtype))
         self.register_buffer("e0", torch.zeros(Z, dtype=dtype))
