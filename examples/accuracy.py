@@ -26,6 +26,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from accuracy_diagnostics import fe_error_concentration, nio_constraint_outliers  # noqa: E402
 from finetune_fe import study_table  # noqa: E402
 
 
@@ -126,7 +127,8 @@ def order_errors(model_path, frames, pairs, zero_moments):
     return pred_d - ref_d, ref_d
 
 
-FE_PRESETS = (("default-model-long", "fe_long_"), ("default-model", "fe_default_"),
+FE_PRESETS = (("accurate", "fe_accurate_"), ("default-model-long", "fe_long_"),
+              ("default-model", "fe_default_"),
               ("paper-fe", "fe_paper_"), ("small", "fe_"))
 #: fine-tuning studies: (run directory, pre-training preset, fine-tuning lr)
 FT_STUDIES = (("fe_finetune_default", "default-model", "5e-4 (paper)"),
@@ -185,6 +187,12 @@ def _study_table(w, run, preset, lr):
 
 def run_recipes(fe_data, nio_data):
     py = sys.executable
+    subprocess.run([py, str(HERE / "train_fe.py"), "--preset", "accurate", "--output",
+                    "runs/fe_accurate_magnetic", "--steps", "24000", "--minutes", "130",
+                    "--threads", "1", "--data", str(fe_data)], check=True)
+    subprocess.run([py, str(HERE / "train_nio.py"), "--variant", "soc", "--test-folder", "data_0",
+                    "--mse-stage", "--output", "runs/nio_soc_test0_mse", "--data",
+                    str(nio_data)], check=True)
     for variant in ("magnetic", "nonmagnetic"):  # the long runs: ≈ 75 min each on one core
         subprocess.run([py, str(HERE / "train_fe.py"), "--preset", "default-model-long",
                         "--variant", variant, "--output", f"runs/fe_long_{variant}",
@@ -201,7 +209,7 @@ def run_recipes(fe_data, nio_data):
                     "default-model", "--finetune-lr", "5e-3", "--reuse",
                     "runs/fe_finetune_default", "--output", str(second), "--data", str(fe_data)],
                    check=True)
-    for preset, prefix in FE_PRESETS[1:3]:
+    for preset, prefix in FE_PRESETS[2:4]:
         subprocess.run([py, str(HERE / "train_fe.py"), "--preset", preset, "--variant",
                         "magnetic", "--output", f"runs/{prefix}magnetic", "--steps", "9000",
                         "--minutes", "85", "--data", str(fe_data)], check=True)
@@ -273,6 +281,11 @@ def main(argv=None):
             md = (runs / f"{dict(FE_PRESETS)[preset]}{v}" / "metrics.md").read_text()
             w(f"<details><summary>Fe {preset} {v}: all sets, per config type</summary>\n\n{md}\n"
               "</details>\n")
+    headline = next((runs / f"{prefix}magnetic" for preset, prefix in FE_PRESETS
+                     if fe[(preset, "magnetic")]), None)
+    if headline is not None:
+        from spinlattice.potentials.training.data import load_frames
+        fe_error_concentration(w, headline, load_frames(a.fe_data, cache=a.cache))
     w("### Moments matter: frames that differ only in magnetic order\n")
     for preset, prefix in FE_PRESETS:
         moments_matter(w, runs, prefix, preset, fe, a)
@@ -287,7 +300,8 @@ def main(argv=None):
       "steps (best) | wall time |")
     w("|---|---|---|---|---|---|---|---|")
     for v, sub, folder in (("soc", "nio_soc", "data_2"), ("nosoc", "nio_nosoc", "data_2"),
-                           ("soc", "nio_soc_test0", "data_0"), ("nosoc", "nio_nosoc_test0", "data_0")):
+                           ("soc", "nio_soc_test0", "data_0"), ("nosoc", "nio_nosoc_test0", "data_0"),
+                           ("soc, MSE last 25 %", "nio_soc_test0_mse", "data_0")):
         s = run_summary(runs / sub)
         if s is None:
             w(f"| {v} | {folder} | not run | | | | | |")
@@ -297,6 +311,8 @@ def main(argv=None):
           f"{_cell(t, 'forces', True)} | {_cell(t, 'magnetic_forces', True)} | {s['params']} | "
           f"{s['steps']} ({s['best']}) | {s['minutes']:.0f} min |")
     w("")
+    from spinlattice.potentials.training.data import load_frames
+    nio_constraint_outliers(w, runs, load_frames(a.nio_data, cache="runs/cache/nio.pkl"))
 
     # --- fine-tuning
     w("## Fine-tuning pays (Fe)\n")

@@ -1,0 +1,84 @@
+"""Where the held-out error sits: per-frame diagnostics for docs/accuracy.md (examples/accuracy.py).
+
+* :func:`fe_error_concentration`: the Fe test frames with the largest energy error (volume per
+  atom, |m|, energy above the lowest reference energy per atom) and the test RMSE without them.
+* :func:`nio_constraint_outliers`: NiO frames whose constrained Ni moment magnitudes are off the
+  DeltaSpin target (an unconverged constraint: the longitudinal magnetic force then carries the
+  longitudinal stiffness, which frames at fixed |m| never show) and the magnetic-force error
+  of the held-out-folder models with and without them.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _test_errors(run, frames):
+    """(test frames, per-frame energy error meV/atom, collect_errors dict) of a run."""
+    from spinlattice.potentials.training.loop import load_any_model
+    from spinlattice.potentials.training.loss import collect_errors
+
+    test = [frames[i] for i in json.loads((Path(run) / "split.json").read_text())["test"]]
+    err = collect_errors(load_any_model(Path(run) / "model.pt"), test)
+    return test, (err["pred_energy"] - err["ref_energy"]) * 1e3, err
+
+
+def fe_error_concentration(w, run, frames, n_top=5):
+    """Markdown: the ``n_top`` test frames of ``run`` with the largest |energy error| and the
+    energy RMSE of the test set with and without them."""
+    test, d, _ = _test_errors(run, frames)
+    e_min = min(f.energy / f.n_atoms for f in frames)
+    top = np.argsort(-np.abs(d))[:n_top]
+    share = float(np.sum(d[top] ** 2) / np.sum(d ** 2))
+    rest = np.sqrt(np.mean(np.delete(d, top) ** 2))
+    w(f"Largest test energy errors of `{Path(run).name}` (they carry {100 * share:.0f} % of the "
+      f"squared error; test energy RMSE {np.sqrt(np.mean(d ** 2)):.1f} meV/atom, "
+      f"{rest:.1f} without these {n_top} of {len(d)} frames):\n")
+    w("| config type | atoms | volume [Å³/atom] | mean \\|m\\| [μB] | E − E_min [eV/atom] | "
+      "error [meV/atom] |")
+    w("|---|---|---|---|---|---|")
+    for k in top:
+        f = test[k]
+        vol = abs(np.linalg.det(f.state.cell)) / f.n_atoms
+        m = np.linalg.norm(f.state.moments, axis=1).mean()
+        w(f"| {f.config_type} | {f.n_atoms} | {vol:.2f} | {m:.2f} | "
+          f"{f.energy / f.n_atoms - e_min:.2f} | {d[k]:+.0f} |")
+    w("")
+
+
+def constraint_deviation(frame, target, floor=0.5):
+    """max over atoms with |m| > ``floor`` of ||m| − target| (μB)."""
+    mag = np.linalg.norm(frame.state.moments, axis=1)
+    return float(np.abs(mag[mag > floor] - target).max()) if (mag > floor).any() else 0.0
+
+
+def nio_constraint_outliers(w, runs, frames, target=1.2737, tol=2e-3):
+    """Markdown: NiO frames with max ||m_Ni| − target| > ``tol`` and the test magnetic-force
+    RMSE of the data_0-held-out runs with and without them."""
+    dev = np.array([constraint_deviation(f, target) for f in frames])
+    bad = np.nonzero(dev > tol)[0]
+    w(f"Constraint check: {len(bad)} of {len(frames)} frames have a Ni moment magnitude more than "
+      f"{tol} μB off the DeltaSpin target {target} μB (median deviation {np.median(dev):.1e} μB): "
+      + ", ".join(f"{frames[k].info.get('source_file', '?').split('/')[-2]} frame {k} "
+                  f"({dev[k]:.4f} μB)" for k in bad) + ".\n")
+    rows = []
+    for sub in ("nio_soc_test0", "nio_nosoc_test0", "nio_soc_test0_mse"):
+        run = Path(runs) / sub
+        if not (run / "model.pt").exists():
+            continue
+        test_idx = json.loads((run / "split.json").read_text())["test"]
+        _, _, err = _test_errors(run, frames)
+        n_at = [frames[i].n_atoms for i in test_idx]
+        keep = np.repeat([dev[i] <= tol for i in test_idx], [3 * n for n in n_at])
+        ref, pred = err["ref_magnetic_forces"], err["pred_magnetic_forces"]
+        rel = [np.sqrt(np.mean((pred[s] - ref[s]) ** 2)) / np.sqrt(np.mean(ref[s] ** 2))
+               for s in (np.ones_like(keep), keep)]
+        rows.append(f"| {sub} | {rel[0]:.2f} | {rel[1]:.2f} |")
+    if rows:
+        w("| run (test folder data_0) | magnetic forces rel. RMSE | without the unconverged "
+          "frame(s) |")
+        w("|---|---|---|")
+        for r in rows:
+            w(r)
+        w("")
