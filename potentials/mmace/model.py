@@ -424,17 +424,20 @@ class MagneticMACE(torch.nn.Module):
     def _site_bytes(self, t, slots, features):
         """Activations autograd keeps per receiver of layer t, estimated as (per slot: edge
         geometry, Bessel, radial MLP 2H, ρ, Y, P = ρ ⊗ Y (Q·L), gathered sender features F;
-        per site: X = Pᵀ G and its permuted copy 2·Q·L·F, A 3·D·K)
+        per site: X = Pᵀ G and its permuted copy 2·Q·L·F — only while the weights are in the
+        graph, see :meth:`_weights_in_graph` —, A 3·D·K)
 
             [slots · (4 + 2Q + 2H + L + Q·L + F) + 2·Q·L·F + 3·D·K] · itemsize
 
         plus :meth:`_vector_bytes` for layers with a vector contraction. Chunks hold at most
-        ``activation_budget`` / this many receivers (paper setting: ≈ 0.4 MB, so the
-        ``chunk_size`` 256 rules; pre-training 0e + 1o: ≈ 17 MB at layer 0, ≈ 60 sites)."""
+        ``activation_budget`` / this many receivers (paper setting, weights constant:
+        ≈ 0.27 MB, so the ``chunk_size`` 256 rules)."""
         Q, L, K = self.Q, (self.l_pos + 1) ** 2, self.K
         H = self.radial[t][0].shape[1] if len(self.radial[t]) else 0
         D = L * (self.l_mag + 1) ** 2
-        per_site = slots * (4 + 2 * Q + 2 * H + L + Q * L + features) + 2 * Q * L * features
+        per_site = slots * (4 + 2 * Q + 2 * H + L + Q * L + features)
+        if self.w_block[t].requires_grad:
+            per_site += 2 * Q * L * features
         size = torch.finfo(self.dtype).bits // 8
         vector = self._vector_bytes(t) if self.vector and t < self.T - 1 else 0
         return (per_site + 3 * D * K) * size + vector
@@ -559,18 +562,26 @@ class MagneticMACE(torch.nn.Module):
 
     @contextlib.contextmanager
     def _weights_in_graph(self, keep):
-        """Within the block, grad-mode contractions keep the weights in the autograd graph only
-        if ``keep`` (training); otherwise they take the fast path with a hand-written backward
-        for ∂E/∂A (see :class:`~.contraction.FoldedContraction`)."""
+        """Within the block, the weights are in the autograd graph only if ``keep``
+        (training). Otherwise grad-mode contractions take the fast path with a hand-written
+        backward for ∂E/∂A (see :class:`~.folded.FoldedContraction`), and every parameter is
+        held constant (``requires_grad`` off), so autograd saves only what the derivatives
+        with respect to positions, strain and moments need (not, e.g., the per-site X = Pᵀ G
+        that only a weight gradient reads)."""
         modules = [*self.contractions, *self.vcontractions]
         old = [c.train_weights for c in modules]
+        frozen = [] if keep else [p for p in self.parameters() if p.requires_grad]
         for c in modules:
             c.train_weights = bool(keep)
+        for p in frozen:
+            p.requires_grad_(False)
         try:
             yield
         finally:
             for c, v in zip(modules, old):
                 c.train_weights = v
+            for p in frozen:
+                p.requires_grad_(True)
 
     def n_parameters(self):
         return sum(p.numel() for p in self.parameters())
