@@ -213,53 +213,57 @@ def folded_backward(A, T, gB, runs, WT, xa, xb, xc, n_block):
     return dA
 
 
-def site_major(A):
-    """(D, K, n) → contiguous (n, D+1, K) with a row of ones at D (the layout of
-    :mod:`.kernels`)."""
-    D, K, n = A.shape
-    A1 = A.new_empty(n, D + 1, K)
-    A1[:, :D] = A.permute(2, 0, 1)
-    A1[:, D] = 1.0
-    return A1
+def channels_inner(A):
+    """A (D, K, n) as (flat numpy view, component stride, site stride) for :mod:`.kernels`,
+    read in place when its memory has the channels innermost ((D, n, K) or (n, D, K)
+    contiguous), else from a site-major copy; also returns the tensor the view belongs to."""
+    if A.stride(1) != 1 or not (A.permute(0, 2, 1).is_contiguous()
+                                or A.permute(2, 0, 1).is_contiguous()):
+        A = A.permute(2, 0, 1).contiguous().permute(1, 2, 0)
+    base = A.permute(0, 2, 1) if A.permute(0, 2, 1).is_contiguous() else A.permute(2, 0, 1)
+    return base.reshape(-1).numpy(), A.stride(0), A.stride(2), A
 
 
-def kernel_forward(A1, runs, csr, xa, xb, xc, n_block=64):
-    """B (n, R, K) and T (n, R·(C+1), K) of the folded polynomial by the numba kernel
-    :func:`.kernels.folded_forward_sites`; A1 from :func:`site_major`, ``csr`` from
+def kernel_forward(A, runs, csr, xa, xb, xc, n_block=64):
+    """B (n, R, K), T (n, R·(C+1), K) and the A actually read, for the folded polynomial of
+    A (D, K, n) by the numba kernel :func:`.kernels.folded_forward_sites`; ``csr`` from
     :func:`sparse_folded_weights`."""
     from .kernels import folded_forward_sites
 
     rowptr, cols, vals = csr
-    n, _, K = A1.shape
-    R = (rowptr.shape[0] - 1) // xc.shape[0]
-    T = A1.new_empty(n, rowptr.shape[0] - 1, K)
-    B = A1.new_empty(n, R, K)
-    arr = [x.numpy() for x in (A1, rowptr, cols, vals, xa, xb, xc, T, B)]
-    a1, rp, cl, w, ia, ib, ic, t, b = arr
+    D, K, n = A.shape
+    flat, sd, si, A = channels_inner(A)
+    T = A.new_empty(n, rowptr.shape[0] - 1, K)
+    B = A.new_empty(n, (rowptr.shape[0] - 1) // xc.shape[0], K)
+    rp, cl, w, ia, ib, ic, t, b = (x.numpy() for x in (rowptr, cols, vals, xa, xb, xc, T, B))
 
     def work(blocks):
         for z, s0, s1 in blocks:
-            folded_forward_sites(a1, s0, s1, w[z], rp, cl, ia, ib, ic, t, b)
+            folded_forward_sites(flat, sd, si, D, s0, s1, w[z], rp, cl, ia, ib, ic, t, b)
 
     _run_blocks(work, list(_site_blocks(runs, n_block)))
-    return B, T
+    return B, T, A
 
 
-def kernel_backward(A1, T, G, runs, csr, xa, xb, xc, n_block=64):
-    """dA1 (n, D+1, K) for the cotangent G (n, R, K) of :func:`kernel_forward`'s B."""
+def kernel_backward(A, T, G, runs, csr, xa, xb, xc, n_block=64):
+    """dA (D, K, n), in A's memory layout, for the cotangent G (n, R, K) of
+    :func:`kernel_forward`'s B (A: the tensor it returned)."""
     from .kernels import folded_backward_sites
 
     rowptr, cols, vals = csr
-    dA1 = torch.empty_like(A1)
-    arr = [x.numpy() for x in (A1, T, G, rowptr, cols, vals, xa, xb, xc, dA1)]
-    a1, t, g, rp, cl, w, ia, ib, ic, da = arr
+    D = A.shape[0]
+    flat, sd, si, A = channels_inner(A)
+    dA = torch.empty_strided(A.shape, A.stride(), dtype=A.dtype)
+    dflat = channels_inner(dA)[0]
+    t, g, rp, cl, w, ia, ib, ic = (x.numpy() for x in (T, G, rowptr, cols, vals, xa, xb, xc))
 
     def work(blocks):
         for z, s0, s1 in blocks:
-            folded_backward_sites(a1, t, g, s0, s1, w[z], rp, cl, ia, ib, ic, da)
+            folded_backward_sites(flat, sd, si, D, t, g, s0, s1, w[z], rp, cl, ia, ib, ic,
+                                  dflat)
 
     _run_blocks(work, list(_site_blocks(runs, n_block)))
-    return dA1
+    return dA
 
 
 def _as_output(B):
@@ -273,19 +277,17 @@ class FoldedContraction(torch.autograd.Function):
     apply(A, runs, W, WT, csr, xa, xb, xc, n_block) with W, WT tuples of per-species tensors
     and ``csr`` their sparse form (:func:`sparse_folded_weights`), none requiring grad. On CPU
     the numba kernels of :mod:`.kernels` run (``csr``), on CUDA the blocked torch evaluation
-    (:func:`folded_forward`, :func:`folded_backward`). Only A (or its site-major copy) and T
-    are saved. The backward is ``once_differentiable``: training (create_graph, weight
-    gradients) uses the autograd path instead.
+    (:func:`folded_forward`, :func:`folded_backward`). Only A and T are saved. The backward is
+    ``once_differentiable``: training (create_graph, weight gradients) uses the autograd path
+    instead.
     """
 
     @staticmethod
     def forward(ctx, A, runs, W, WT, csr, xa, xb, xc, n_block):
         ctx.args = (runs, WT, csr, xa, xb, xc, n_block)
-        ctx.shape = A.shape
         if csr is not None:
-            A1 = site_major(A)
-            B, T = kernel_forward(A1, runs, csr, xa, xb, xc)
-            ctx.save_for_backward(A1, T)
+            B, T, A_read = kernel_forward(A, runs, csr, xa, xb, xc)
+            ctx.save_for_backward(A_read, T)
             return _as_output(B)
         B, T = folded_forward(A, runs, W, xa, xb, xc, n_block, keep_t=True)
         ctx.save_for_backward(A, T)
@@ -297,10 +299,9 @@ class FoldedContraction(torch.autograd.Function):
         A, T = ctx.saved_tensors
         runs, WT, csr, xa, xb, xc, n_block = ctx.args
         if csr is not None:
-            D, K, n = ctx.shape
+            D, K, n = A.shape
             G = gB.reshape(n, K, -1).transpose(1, 2).contiguous()  # (n, R, K)
-            dA1 = kernel_backward(A, T, G, runs, csr, xa, xb, xc)
-            return (dA1[:, :D].permute(1, 2, 0),) + (None,) * 8
+            return (kernel_backward(A, T, G, runs, csr, xa, xb, xc),) + (None,) * 8
         dA = folded_backward(A, T, gB.contiguous(), runs, WT, xa, xb, xc, n_block)
         return (dA,) + (None,) * 8
 
@@ -317,7 +318,7 @@ def folded_apply(module, A, runs, R):
     if torch.is_grad_enabled() and A.requires_grad:
         return FoldedContraction.apply(A, runs, W, WT, csr, xa, xb, xc, nb)
     if csr is not None:
-        return _as_output(kernel_forward(site_major(A), runs, csr, xa, xb, xc)[0])
+        return _as_output(kernel_forward(A, runs, csr, xa, xb, xc)[0])
     return folded_forward(A, runs, W, xa, xb, xc, nb)[0]
 
 

@@ -4,7 +4,7 @@ The folded polynomial of :mod:`.contraction` (Batatia et al., NeurIPS 2022, eq. 
 arXiv 2604.08143, eq. 9), for every site i of species z and output row ρ (R rows per channel:
 1 for invariants, 3 for vector components), vectorised over the K channels:
 
-    O_s      = A_{xa_s} A_{xb_s}                      (S pair products; row D of A is ones)
+    O_s      = A_{xa_s} A_{xb_s}                      (S pair products; A_D ≡ 1)
     T_(ρ,c)  = Σ_{j ∈ row (ρ,c)} W_{z j} O_{col_j}    (sparse folded weights, CSR by row)
     B_ρ      = Σ_c A_{xc_c} T_(ρ,c)
 
@@ -14,9 +14,10 @@ and its gradient for a cotangent g_ρ (first order; the weights are constants):
     dA_{xa_s} += dO_s A_{xb_s},     dA_{xb_s} += dO_s A_{xa_s}.
 
 The folded weight tensor is ≈ 10 % dense (l_pos 3, l_mag 1), so the CSR form does a tenth of
-the multiply-adds of the dense GEMM. Arrays are site-major with channels innermost: A (n, D+1, K),
-T (n, R·(C+1), K), B (n, R, K); each call handles the sites [s0, s1) of one species.
-``nogil``: the contraction's worker threads run calls concurrently.
+the multiply-adds of the dense GEMM. The atomic basis is read in place from any layout with the
+channels innermost (component-major (D, n, K) from layer 0, site-major (n, D, K) from later
+layers and local ΔE), given as a flat array and two strides; T (n, R·(C+1), K) and B, G
+(n, R, K). Each call handles the sites [s0, s1) of one species. ``nogil``: the contraction's worker threads run calls concurrently.
 """
 
 import numba as nb
@@ -24,20 +25,27 @@ import numpy as np
 
 
 @nb.njit(cache=True, nogil=True)
-def folded_forward_sites(A, s0, s1, W, rowptr, cols, xa, xb, xc, T, B):
-    """Fill T[i] and B[i] for sites s0 ≤ i < s1 (module docstring). W: (nnz, K) weights of
-    the sites' species; rowptr (R·(C+1) + 1,), cols (nnz,) CSR pattern; xa, xb (S,); xc (C+1,).
+def folded_forward_sites(A, sd, si, D, s0, s1, W, rowptr, cols, xa, xb, xc, T, B):
+    """Fill T[i] and B[i] for sites s0 ≤ i < s1 (module docstring).
+
+    A: flat atomic basis, component d of site i at A[d·sd + i·si : … + K] (channels
+    contiguous; component D, not stored, is the constant 1). W: (nnz, K) weights of the sites'
+    species; rowptr (R·(C+1) + 1,), cols (nnz,) CSR pattern; xa ≤ xb (S,); xc (C+1,).
     """
-    S, K = xa.shape[0], A.shape[2]
+    S, K = xa.shape[0], W.shape[1]
     C1 = xc.shape[0]
     R = (rowptr.shape[0] - 1) // C1
     O = np.empty((S, K), dtype=A.dtype)
     for i in range(s0, s1):
-        Ai = A[i]
         for s in range(S):
-            a, b = xa[s], xb[s]
-            for k in range(K):
-                O[s, k] = Ai[a, k] * Ai[b, k]
+            a, b = xa[s] * sd + i * si, xb[s]
+            if b == D:
+                for k in range(K):
+                    O[s, k] = A[a + k]
+            else:
+                b = b * sd + i * si
+                for k in range(K):
+                    O[s, k] = A[a + k] * A[b + k]
         Ti = T[i]
         for r in range(R * C1):
             for k in range(K):
@@ -51,36 +59,54 @@ def folded_forward_sites(A, s0, s1, W, rowptr, cols, xa, xb, xc, T, B):
                 B[i, rho, k] = 0.0
             for c in range(C1):
                 row, comp = rho * C1 + c, xc[c]
-                for k in range(K):
-                    B[i, rho, k] += Ai[comp, k] * Ti[row, k]
+                if comp == D:
+                    for k in range(K):
+                        B[i, rho, k] += Ti[row, k]
+                else:
+                    off = comp * sd + i * si
+                    for k in range(K):
+                        B[i, rho, k] += A[off + k] * Ti[row, k]
 
 
 @nb.njit(cache=True, nogil=True)
-def folded_backward_sites(A, T, G, s0, s1, W, rowptr, cols, xa, xb, xc, dA):
-    """dA[i] (D+1, K) of Σ_ρk G[i,ρ,k] B[i,ρ,k] for sites s0 ≤ i < s1 (module docstring);
-    T from :func:`folded_forward_sites`, G (n, R, K)."""
-    S, K = xa.shape[0], A.shape[2]
+def folded_backward_sites(A, sd, si, D, T, G, s0, s1, W, rowptr, cols, xa, xb, xc, dA):
+    """dA (flat, the layout of A) of Σ_ρk G[i,ρ,k] B[i,ρ,k] for sites s0 ≤ i < s1 (module
+    docstring); T from :func:`folded_forward_sites`, G (n, R, K)."""
+    S, K = xa.shape[0], W.shape[1]
     C1 = xc.shape[0]
     R = (rowptr.shape[0] - 1) // C1
     dO = np.empty((S, K), dtype=A.dtype)
     dT = np.empty((K,), dtype=A.dtype)
     for i in range(s0, s1):
-        Ai, Ti, dAi = A[i], T[i], dA[i]
-        dAi[:, :] = 0.0
+        Ti = T[i]
+        for d in range(D):
+            off = d * sd + i * si
+            for k in range(K):
+                dA[off + k] = 0.0
         dO[:, :] = 0.0
         for rho in range(R):
             for c in range(C1):
                 row, comp = rho * C1 + c, xc[c]
-                for k in range(K):
-                    g = G[i, rho, k]
-                    dAi[comp, k] += g * Ti[row, k]
-                    dT[k] = g * Ai[comp, k]
+                if comp == D:
+                    for k in range(K):
+                        dT[k] = G[i, rho, k]
+                else:
+                    off = comp * sd + i * si
+                    for k in range(K):
+                        g = G[i, rho, k]
+                        dA[off + k] += g * Ti[row, k]
+                        dT[k] = g * A[off + k]
                 for j in range(rowptr[row], rowptr[row + 1]):
                     s = cols[j]
                     for k in range(K):
                         dO[s, k] += W[j, k] * dT[k]
         for s in range(S):
-            a, b = xa[s], xb[s]
-            for k in range(K):
-                dAi[a, k] += dO[s, k] * Ai[b, k]
-                dAi[b, k] += dO[s, k] * Ai[a, k]
+            a, b = xa[s] * sd + i * si, xb[s]
+            if b == D:
+                for k in range(K):
+                    dA[a + k] += dO[s, k]
+            else:
+                b = b * sd + i * si
+                for k in range(K):
+                    dA[a + k] += dO[s, k] * A[b + k]
+                    dA[b + k] += dO[s, k] * A[a + k]

@@ -86,11 +86,11 @@ def contract_energies(model, A, species, chunk=None):
         runs = [(s, int(lo), int(hi)) for s, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:]))
                 if hi > lo]
         if len(runs) == 1:
-            B = model.contractions[0](A[a:b].permute(1, 2, 0).contiguous(), runs)
+            B = model.contractions[0](A[a:b].permute(1, 2, 0), runs)
             out[a:b] = model.readout(0, B)
         else:
             order = torch.argsort(z, stable=True)
-            B = model.contractions[0](A[a:b][order].permute(1, 2, 0).contiguous(), runs)
+            B = model.contractions[0](A[a:b][order].permute(1, 2, 0), runs)
             out[a + order] = model.readout(0, B)  # row j of B belongs to receiver a + order[j]
     return out
 

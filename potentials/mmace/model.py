@@ -316,8 +316,11 @@ class MagneticMACE(torch.nn.Module):
         G = table.index_select(0, idx).view(n, M, -1)  # sender features per slot
         X = torch.bmm(Pt, G)  # (n, Q·L, F)
         if t == 0:  # F = (z, r, l'm') → A[(lm,l'm'), k, n] = Σ_(q z r) W X
-            X = X.view(n, Q, L, -1, Dm).permute(2, 4, 1, 3, 0).reshape(L * Dm, -1, n)
-            A = torch.bmm(self._expanded_block_weights(t), X)  # (L·Dm, K, n)
+            # one GEMM per component with the sites as rows: A is stored (L·Dm, n, K), the
+            # channels innermost as the contraction kernels read it (a (L·Dm, K, n) view)
+            X = X.view(n, Q, L, -1, Dm).permute(0, 2, 4, 1, 3).reshape(n, L * Dm, -1)
+            W = self._expanded_block_weights(t).transpose(1, 2)  # (L·Dm, Q·Z·R, K)
+            A = torch.bmm(X.transpose(0, 1), W).permute(0, 2, 1)
         else:
             A = self._scalar_messages(t, X)
         A = self._add_self(t, A, species, T, S)
