@@ -230,7 +230,7 @@ def kernel_forward(A, runs, csr, xa, xb, xc, n_block=64):
     :func:`sparse_folded_weights`."""
     from .kernels import folded_forward_sites
 
-    rowptr, cols, vals = csr
+    rowptr, cols, vals = csr[:3]
     D, K, n = A.shape
     flat, sd, si, A = channels_inner(A)
     T = A.new_empty(n, rowptr.shape[0] - 1, K)
@@ -250,16 +250,16 @@ def kernel_backward(A, T, G, runs, csr, xa, xb, xc, n_block=64):
     :func:`kernel_forward`'s B (A: the tensor it returned)."""
     from .kernels import folded_backward_sites
 
-    rowptr, cols, vals = csr
+    colptr, rows, vals = csr[3:]
     D = A.shape[0]
     flat, sd, si, A = channels_inner(A)
     dA = torch.empty_strided(A.shape, A.stride(), dtype=A.dtype)
     dflat = channels_inner(dA)[0]
-    t, g, rp, cl, w, ia, ib, ic = (x.numpy() for x in (T, G, rowptr, cols, vals, xa, xb, xc))
+    t, g, cp, rw, w, ia, ib, ic = (x.numpy() for x in (T, G, colptr, rows, vals, xa, xb, xc))
 
     def work(blocks):
         for z, s0, s1 in blocks:
-            folded_backward_sites(flat, sd, si, D, t, g, s0, s1, w[z], rp, cl, ia, ib, ic,
+            folded_backward_sites(flat, sd, si, D, t, g, s0, s1, w[z], cp, rw, ia, ib, ic,
                                   dflat)
 
     _run_blocks(work, list(_site_blocks(runs, n_block)))
@@ -399,17 +399,23 @@ def _weights_key(module):
 
 
 def sparse_folded_weights(module, R):
-    """CSR form of :func:`folded_weights` for :mod:`.kernels`: (rowptr (R·(C+1)+1,), cols
-    (nnz,), values (Z, nnz, K) contiguous), over the union of the species' and channels'
-    nonzero patterns (≈ 10 % of the dense tensor at l_pos 3, l_mag 1); cached like it."""
+    """Sparse forms of :func:`folded_weights` for :mod:`.kernels`: CSR (rowptr (R·(C+1)+1,),
+    cols (nnz,), values (Z, nnz, K)) and CSC (colptr (S'+1,), rows (nnz,), values), over the
+    union of the species' and channels' nonzero patterns (≈ 10 % of the dense tensor at
+    l_pos 3, l_mag 1); cached like it."""
     key = _weights_key(module)
     cache = getattr(module, "_csr_cache", None)
     if cache is not None and cache[0] == key:
         return cache[1]
     W = torch.stack(folded_weights(module, R)[0])  # (Z, K, R(C+1), S')
-    rows, cols = torch.nonzero((W != 0).any(0).any(0), as_tuple=True)  # row-major: CSR order
-    rowptr = torch.zeros(W.shape[2] + 1, dtype=torch.long)
-    rowptr[1:] = torch.cumsum(torch.bincount(rows, minlength=W.shape[2]), 0)
-    out = (rowptr, cols.contiguous(), W[:, :, rows, cols].transpose(1, 2).contiguous())
+    mask = (W != 0).any(0).any(0)
+    out = []
+    for m in (mask, mask.T):  # CSR (forward), then CSC (backward)
+        major, minor = torch.nonzero(m, as_tuple=True)
+        ptr = torch.zeros(m.shape[0] + 1, dtype=torch.long)
+        ptr[1:] = torch.cumsum(torch.bincount(major, minlength=m.shape[0]), 0)
+        rc = (major, minor) if m is mask else (minor, major)
+        out += [ptr, minor.contiguous(), W[:, :, rc[0], rc[1]].transpose(1, 2).contiguous()]
+    out = tuple(out)
     module._csr_cache = (key, out)
     return out

@@ -24,6 +24,17 @@ import numba as nb
 import numpy as np
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _load_site(A, sd, si, D, i, Ai):
+    """Ai (D, K) ← component rows of site i of the flat A (a local copy: contiguous, and no
+    aliasing with the outputs, so the channel loops vectorise)."""
+    K = Ai.shape[1]
+    for d in range(D):
+        off = d * sd + i * si
+        for k in range(K):
+            Ai[d, k] = A[off + k]
+
+
 @nb.njit(cache=True, nogil=True)
 def folded_forward_sites(A, sd, si, D, s0, s1, W, rowptr, cols, xa, xb, xc, T, B):
     """Fill T[i] and B[i] for sites s0 ≤ i < s1 (module docstring).
@@ -36,77 +47,81 @@ def folded_forward_sites(A, sd, si, D, s0, s1, W, rowptr, cols, xa, xb, xc, T, B
     C1 = xc.shape[0]
     R = (rowptr.shape[0] - 1) // C1
     O = np.empty((S, K), dtype=A.dtype)
+    Ai = np.empty((D, K), dtype=A.dtype)
+    acc = np.empty(K, dtype=A.dtype)
     for i in range(s0, s1):
+        _load_site(A, sd, si, D, i, Ai)
         for s in range(S):
-            a, b = xa[s] * sd + i * si, xb[s]
+            a, b = xa[s], xb[s]
             if b == D:
                 for k in range(K):
-                    O[s, k] = A[a + k]
+                    O[s, k] = Ai[a, k]
             else:
-                b = b * sd + i * si
                 for k in range(K):
-                    O[s, k] = A[a + k] * A[b + k]
-        Ti = T[i]
+                    O[s, k] = Ai[a, k] * Ai[b, k]
         for r in range(R * C1):
-            for k in range(K):
-                Ti[r, k] = 0.0
+            acc[:] = 0.0
             for j in range(rowptr[r], rowptr[r + 1]):
                 s = cols[j]
                 for k in range(K):
-                    Ti[r, k] += W[j, k] * O[s, k]
+                    acc[k] += W[j, k] * O[s, k]
+            T[i, r, :] = acc
         for rho in range(R):
-            for k in range(K):
-                B[i, rho, k] = 0.0
+            acc[:] = 0.0
             for c in range(C1):
                 row, comp = rho * C1 + c, xc[c]
                 if comp == D:
                     for k in range(K):
-                        B[i, rho, k] += Ti[row, k]
+                        acc[k] += T[i, row, k]
                 else:
-                    off = comp * sd + i * si
                     for k in range(K):
-                        B[i, rho, k] += A[off + k] * Ti[row, k]
+                        acc[k] += Ai[comp, k] * T[i, row, k]
+            B[i, rho, :] = acc
 
 
 @nb.njit(cache=True, nogil=True)
-def folded_backward_sites(A, sd, si, D, T, G, s0, s1, W, rowptr, cols, xa, xb, xc, dA):
+def folded_backward_sites(A, sd, si, D, T, G, s0, s1, W, colptr, rows, xa, xb, xc, dA):
     """dA (flat, the layout of A) of Σ_ρk G[i,ρ,k] B[i,ρ,k] for sites s0 ≤ i < s1 (module
-    docstring); T from :func:`folded_forward_sites`, G (n, R, K)."""
+    docstring); T from :func:`folded_forward_sites`, G (n, R, K). The folded weights come
+    column-ordered (CSC: colptr (S+1,), rows (nnz,), W (nnz, K)), so each dO_s is gathered
+    once and applied to its pair at once (never stored)."""
     S, K = xa.shape[0], W.shape[1]
     C1 = xc.shape[0]
-    R = (rowptr.shape[0] - 1) // C1
-    dO = np.empty((S, K), dtype=A.dtype)
-    dT = np.empty((K,), dtype=A.dtype)
+    RC1 = T.shape[1]
+    R = RC1 // C1
+    Ai = np.empty((D, K), dtype=A.dtype)
+    dAi = np.empty((D, K), dtype=A.dtype)
+    dT = np.empty((RC1, K), dtype=A.dtype)
+    acc = np.empty(K, dtype=A.dtype)
     for i in range(s0, s1):
-        Ti = T[i]
-        for d in range(D):
-            off = d * sd + i * si
-            for k in range(K):
-                dA[off + k] = 0.0
-        dO[:, :] = 0.0
+        _load_site(A, sd, si, D, i, Ai)
+        dAi[:, :] = 0.0
         for rho in range(R):
             for c in range(C1):
                 row, comp = rho * C1 + c, xc[c]
                 if comp == D:
                     for k in range(K):
-                        dT[k] = G[i, rho, k]
+                        dT[row, k] = G[i, rho, k]
                 else:
-                    off = comp * sd + i * si
                     for k in range(K):
                         g = G[i, rho, k]
-                        dA[off + k] += g * Ti[row, k]
-                        dT[k] = g * A[off + k]
-                for j in range(rowptr[row], rowptr[row + 1]):
-                    s = cols[j]
-                    for k in range(K):
-                        dO[s, k] += W[j, k] * dT[k]
+                        dAi[comp, k] += g * T[i, row, k]
+                        dT[row, k] = g * Ai[comp, k]
         for s in range(S):
-            a, b = xa[s] * sd + i * si, xb[s]
+            acc[:] = 0.0
+            for j in range(colptr[s], colptr[s + 1]):
+                r = rows[j]
+                for k in range(K):
+                    acc[k] += W[j, k] * dT[r, k]
+            a, b = xa[s], xb[s]
             if b == D:
                 for k in range(K):
-                    dA[a + k] += dO[s, k]
+                    dAi[a, k] += acc[k]
             else:
-                b = b * sd + i * si
                 for k in range(K):
-                    dA[a + k] += dO[s, k] * A[b + k]
-                    dA[b + k] += dO[s, k] * A[a + k]
+                    dAi[a, k] += acc[k] * Ai[b, k]
+                    dAi[b, k] += acc[k] * Ai[a, k]
+        for d in range(D):
+            off = d * sd + i * si
+            for k in range(K):
+                dA[off + k] = dAi[d, k]
