@@ -6,10 +6,7 @@ The weights are folded into the coupling tensors once per call (:func:`folded_we
 for every site and channel B_ρ = Σ_c A_c T_(ρ,c) with T = W O and O_s = A_a A_b the pair products;
 R = 1 output row per channel for invariants, 3 for vector components.
 
-
-Fast path (forces without ``create_graph`` and energy-only): :class:`FoldedContraction`, an
-autograd Function that evaluates the folded polynomial in blocks of ``BLOCK_SITES`` sites (so
-the pair products stay in cache) and has a hand-written backward:
+:class:`FoldedContraction` is an autograd Function with a hand-written backward:
 
     ∂B/∂A_c  += T_c                                   (T saved by the forward, (K, C+1, n))
     dT_c      = g A_c,   dO = Wᵀ dT                    (one batched GEMM per block)
@@ -19,9 +16,11 @@ i.e. the gradient of the cubic is a quadratic evaluated with the same tables; th
 pair products are never stored, only A and T. The plain autograd path (same arithmetic, weights
 in the graph) is used for training (``create_graph=True``, weight gradients).
 
-On CPU the numba kernels of :mod:`.kernels` evaluate it with the sparse (CSR) form of the folded
-weights (:func:`sparse_folded_weights`, ≈ 10 % dense); on CUDA (and with ``USE_KERNELS = False``)
-the blocked torch functions :func:`folded_forward` / :func:`folded_backward` do.
+On CPU the numba kernels of :mod:`.kernels` evaluate it with the sparse (CSR / CSC) forms of
+the folded weights (:func:`sparse_folded_weights`, ≈ 10 % dense); on CUDA (and with
+``USE_KERNELS = False``) the blocked torch functions :func:`folded_forward` /
+:func:`folded_backward` do, in blocks of ``BLOCK_SITES`` sites so that the pair products stay
+in cache.
 """
 
 from __future__ import annotations
