@@ -18,7 +18,11 @@ Presets (``--preset``):
   are collinear: a collinear pair only probes P_l'(cos θ) at cos θ = ±1, where P_3 = P_1 and
   P_2 = P_0, so the l' = 2, 3 parts of the moment dependence are not identified by the data and
   the l_mag = 3 model's energy of non-collinear states is arbitrary (docs/curie.md); with
-  l_mag = 1 the interpolation between collinear states is the bilinear (Heisenberg) one.
+  l_mag = 1 the interpolation between collinear states is the bilinear (Heisenberg) one;
+* ``default-model-long``: the shipped model's recipe (45 000 steps, second stage E/F/σ =
+  1000/100/100 for the last 25 %);
+* ``accurate``: ν = 3 and r_max 5.0 Å, second stage on the mean-squared loss with E/F/σ =
+  1000/100/1000 (24 000 steps: 73 min on one core; docs/accuracy.md).
 Stops after ``--minutes`` (wall clock) or ``--steps``; resumes if the output directory has a
 checkpoint. Writes metrics.json / metrics.md / parity.png / learning_curves.png / model.pt.
 """
