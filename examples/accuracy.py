@@ -83,7 +83,11 @@ def run_summary(run):
     if m is None:
         return None
     t = _time_s(run)
-    mc = cfg["model"] if cfg else {}
+    mc = dict(cfg["model"]) if cfg else {}
+    if (Path(run) / "model.pt").exists():  # the trained model's own architecture (fine-tuned
+        from spinlattice.potentials.mmace import load_model  # runs take it from the checkpoint)
+        model = load_model(Path(run) / "model.pt")
+        mc.update(model.config, dtype=str(model.dtype).replace("torch.", ""))
     return dict(metrics=m, steps=m["step"], best=m["best_step"], params=m["n_parameters"],
                 minutes=None if t is None else t / 60, sets=m["sets"],
                 arch=f"{mc.get('n_layers')} layer, {mc.get('channels')} ch, ν={mc.get('correlation')}, "
@@ -127,8 +131,8 @@ def order_errors(model_path, frames, pairs, zero_moments):
     return pred_d - ref_d, ref_d
 
 
-FE_PRESETS = (("accurate", "fe_accurate_"), ("default-model-long", "fe_long_"),
-              ("default-model", "fe_default_"),
+FE_PRESETS = (("default-model-long + MSE polish", "fe_polish_"), ("accurate", "fe_accurate_"),
+              ("default-model-long", "fe_long_"), ("default-model", "fe_default_"),
               ("paper-fe", "fe_paper_"), ("small", "fe_"))
 #: fine-tuning studies: (run directory, pre-training preset, fine-tuning lr)
 FT_STUDIES = (("fe_finetune_default", "default-model", "5e-4 (paper)"),
@@ -198,6 +202,9 @@ def run_recipes(fe_data, nio_data):
                         "--variant", variant, "--output", f"runs/fe_long_{variant}",
                         "--steps", "45000", "--minutes", "130", "--threads", "1",
                         "--data", str(fe_data)], check=True)
+    subprocess.run([py, str(HERE / "train_fe.py"), "--polish-from", "runs/fe_long_magnetic/model.pt",
+                    "--steps", "10000", "--minutes", "60", "--threads", "1", "--output",
+                    "runs/fe_polish_magnetic", "--data", str(fe_data)], check=True)
     subprocess.run([py, str(HERE / "finetune_fe.py"), "--preset", "default-model",
                     "--pretrain-steps", "8000", "--pretrain-minutes", "45", "--steps", "1000",
                     "--output", "runs/fe_finetune_default", "--data", str(fe_data)], check=True)
@@ -209,7 +216,7 @@ def run_recipes(fe_data, nio_data):
                     "default-model", "--finetune-lr", "5e-3", "--reuse",
                     "runs/fe_finetune_default", "--output", str(second), "--data", str(fe_data)],
                    check=True)
-    for preset, prefix in FE_PRESETS[2:4]:
+    for preset, prefix in FE_PRESETS[3:5]:
         subprocess.run([py, str(HERE / "train_fe.py"), "--preset", preset, "--variant",
                         "magnetic", "--output", f"runs/{prefix}magnetic", "--steps", "9000",
                         "--minutes", "85", "--data", str(fe_data)], check=True)
@@ -282,7 +289,7 @@ def main(argv=None):
             w(f"<details><summary>Fe {preset} {v}: all sets, per config type</summary>\n\n{md}\n"
               "</details>\n")
     from spinlattice.potentials.training.data import load_frames
-    for preset, prefix in FE_PRESETS[:2]:  # accurate, and default-model-long (shipped)
+    for preset, prefix in FE_PRESETS[:3]:  # polish, accurate, default-model-long (shipped)
         if fe[(preset, "magnetic")]:
             fe_error_concentration(w, runs / f"{prefix}magnetic",
                                    load_frames(a.fe_data, cache=a.cache))
