@@ -274,7 +274,8 @@ class FoldedContraction(torch.autograd.Function):
     """B = folded polynomial of A with a hand-written, first-order backward (weights constant).
 
     apply(A, runs, W, WT, csr, xa, xb, xc, n_block) with W, WT tuples of per-species tensors
-    and ``csr`` their sparse form (:func:`sparse_folded_weights`), none requiring grad. On CPU
+    and ``csr`` their CSR + CSC forms (:func:`sparse_folded_weights`; None on CUDA), none
+    requiring grad. On CPU
     the numba kernels of :mod:`.kernels` run (``csr``), on CUDA the blocked torch evaluation
     (:func:`folded_forward`, :func:`folded_backward`). Only A and T are saved. The backward is
     ``once_differentiable``: training (create_graph, weight gradients) uses the autograd path

@@ -10,14 +10,16 @@ arXiv 2604.08143, eq. 9), for every site i of species z and output row ρ (R row
 
 and its gradient for a cotangent g_ρ (first order; the weights are constants):
 
-    dA_{xc_c} += Σ_ρ g_ρ T_(ρ,c),   dT_(ρ,c) = g_ρ A_{xc_c},   dO_{col_j} += W_{z j} dT_row(j),
+    dA_{xc_c} += Σ_ρ g_ρ T_(ρ,c),   dT_(ρ,c) = g_ρ A_{xc_c},
+    dO_s       = Σ_{j ∈ column s} W_{z j} dT_row(j)      (the same weights, CSC by column)
     dA_{xa_s} += dO_s A_{xb_s},     dA_{xb_s} += dO_s A_{xa_s}.
 
 The folded weight tensor is ≈ 10 % dense (l_pos 3, l_mag 1), so the CSR form does a tenth of
 the multiply-adds of the dense GEMM. The atomic basis is read in place from any layout with the
 channels innermost (component-major (D, n, K) from layer 0, site-major (n, D, K) from later
 layers and local ΔE), given as a flat array and two strides; T (n, R·(C+1), K) and B, G
-(n, R, K). Each call handles the sites [s0, s1) of one species. ``nogil``: the contraction's worker threads run calls concurrently.
+(n, R, K). Each call handles the sites [s0, s1) of one species. ``nogil``: the contraction's
+worker threads run calls concurrently.
 """
 
 import numba as nb
