@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from .coupling import build_coupling, build_vector_coupling, coupled_basis, make_blocks
-from .folded import _pair, folded_apply, folded_weights, register_folded
+from .folded import _pair, folded_apply, register_folded
 
 
 def natural_order(l_pos, l_mag):
@@ -95,7 +95,24 @@ def sparse_polynomials(module, A):
     return torch.cat(out, dim=0).view(-1, K, n)
 
 
-class VectorContraction(torch.nn.Module):
+class _WeightedPolynomial(torch.nn.Module):
+    """What the scalar and vector contractions share: species weights ``weights[ν]``
+    (n_species, P_ν, K) and the choice between the folded fast path and autograd."""
+
+    #: whether grad-mode evaluations must keep the weights in the autograd graph (training)
+    train_weights = True
+
+    def all_weights(self):
+        return torch.cat(list(self.weights), dim=1)  # (Z, P, K)
+
+    def use_fast_path(self):
+        """Fast path unless gradients may flow into the weights: grad mode on and
+        ``self.train_weights`` (set False by ``MagneticMACE.energy_and_derivatives`` without
+        create_graph)."""
+        return self.folded and (not torch.is_grad_enabled() or not self.train_weights)
+
+
+class VectorContraction(_WeightedPolynomial):
     """A (D, K, n) → V (n, K, 3): per-channel body-ordered polar vectors (hidden 1o features),
 
         V_{ik,μ} = Σ_ν Σ_p w^{(ν)}_{z_i p k} Σ_{a ≤ b ≤ …} U^{(ν)p,μ}_{a b …} A_{ika} A_{ikb} …,
@@ -107,9 +124,6 @@ class VectorContraction(torch.nn.Module):
     energies without weight gradients; the tables are derived, not saved), and sparse autograd
     (training, and SOC, whose folded tables exceed :data:`.folded.MAX_FOLDED`).
     """
-
-    #: whether grad-mode evaluations must keep the weights in the autograd graph (training)
-    train_weights = True
 
     def __init__(self, l_pos, l_mag, correlation, spin_orbit, channels, n_species, generator,
                  dtype):
@@ -130,13 +144,6 @@ class VectorContraction(torch.nn.Module):
             w = torch.randn(n_species, n_p, channels, generator=generator, dtype=torch.float64)
             self.weights.append(torch.nn.Parameter((w / max(n_p, 1) ** 0.5).to(dtype)))
 
-    def all_weights(self):
-        return torch.cat(list(self.weights), dim=1)  # (Z, P, K)
-
-    def use_fast_path(self):
-        """As :meth:`SymmetricContraction.use_fast_path`."""
-        return self.folded and (not torch.is_grad_enabled() or not self.train_weights)
-
     def forward(self, A: torch.Tensor, runs) -> torch.Tensor:
         """(D, K, n) and species runs [(z, start, stop)] of the site axis → V (n, K, 3)."""
         D, K, n = A.shape
@@ -148,7 +155,7 @@ class VectorContraction(torch.nn.Module):
                           for z, a, b in runs], dim=0)
 
 
-class SymmetricContraction(torch.nn.Module):
+class SymmetricContraction(_WeightedPolynomial):
     """A (D, K, n) → B (n, K): per-channel body-ordered invariants mixed by species weights.
 
     ``A`` is laid out (component, channel, site) with components in the model's natural order
@@ -178,19 +185,13 @@ class SymmetricContraction(torch.nn.Module):
         i1, v1, p1 = spec.nu1
         a2, b2, v2, p2 = spec.nu2
         a3, b3, c3, v3, p3 = spec.nu3
-        self._init_folded(spec, nat, dtype)
+        self.folded = register_folded(self, spec, nat, 1, dtype, persistent=True)
         i1, a2, b2, a3, b3, c3 = (nat[x] for x in (i1, a2, b2, a3, b3, c3))
-        self._init_sparse(i1, v1, p1, a2, b2, v2, p2, a3, b3, c3, v3, p3, dtype)
+        register_sparse(self, i1, v1, p1, a2, b2, v2, p2, a3, b3, c3, v3, p3, dtype)
         self.weights = torch.nn.ParameterList()
         for n_p in spec.n_paths:
             w = torch.randn(n_species, n_p, channels, generator=generator, dtype=torch.float64)
             self.weights.append(torch.nn.Parameter((w / max(n_p, 1) ** 0.5).to(dtype)))
-
-    def _init_sparse(self, i1, v1, p1, a2, b2, v2, p2, a3, b3, c3, v3, p3, dtype):
-        register_sparse(self, i1, v1, p1, a2, b2, v2, p2, a3, b3, c3, v3, p3, dtype)
-
-    def _init_folded(self, spec, nat, dtype):
-        self.folded = register_folded(self, spec, nat, 1, dtype, persistent=True)
 
     @property
     def n_features(self):
@@ -202,22 +203,6 @@ class SymmetricContraction(torch.nn.Module):
     def invariants(self, A: torch.Tensor) -> torch.Tensor:
         """(D, K, n) → (P, K, n) unweighted invariants of order 1, 2, 3 stacked (sparse path)."""
         return sparse_polynomials(self, self._rotate(A))
-
-    def all_weights(self):
-        return torch.cat(list(self.weights), dim=1)  # (Z, P, K)
-
-    def folded_weights(self):
-        """See :func:`folded_weights` (R = 1)."""
-        return folded_weights(self, 1)
-
-    def use_fast_path(self):
-        """Fast path unless gradients may flow into the weights: grad mode on and
-        ``self.train_weights`` (set False by ``MagneticMACE.energy_and_derivatives`` without
-        create_graph)."""
-        return self.folded and (not torch.is_grad_enabled() or not self.train_weights)
-
-    #: whether grad-mode evaluations must keep the weights in the autograd graph (training)
-    train_weights = True
 
     def forward(self, A: torch.Tensor, runs) -> torch.Tensor:
         """(D, K, n) and species runs [(z, start, stop)] of the site axis → B (n, K)."""

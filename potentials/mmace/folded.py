@@ -89,29 +89,36 @@ def _load_block(ws, A, s0, s1):
     return Ab
 
 
-def _run_blocks(work, blocks, parallel=True):
-    """Run ``work(group)`` over the site blocks: on CPU with more than one torch thread, split
-    into ``torch.get_num_threads()`` interleaved groups run by as many Python threads with one
-    intra-op thread each (torch ops release the GIL). Small per-block ops parallelised inside
-    (OpenMP) pay a barrier per op, which on a loaded machine cost more than the op itself.
-    Serial (with the intra-op threads) when ``parallel`` is False (CUDA)."""
-    n_workers = min(torch.get_num_threads(), len(blocks)) if parallel else 1
-    if n_workers <= 1:
-        with torch.no_grad():
-            work(blocks)
-        return
-    groups = [blocks[i::n_workers] for i in range(n_workers)]
-
-    def run(group):  # grad mode and thread counts are per thread
-        torch.set_num_threads(1)
-        with torch.no_grad():
-            work(group)
-
+def in_threads(fn, items, grad=False):
+    """[fn(part) for part in parts]: ``items`` split into ``torch.get_num_threads()``
+    interleaved parts, each run by a pool thread with one intra-op thread and grad mode
+    ``grad`` (torch ops and the nogil kernels release the GIL). On 2 loaded cores this beats
+    OpenMP inside each small op, whose per-op barriers stall when a thread is descheduled.
+    Exactly one part per torch thread: mapping the items straight onto the 8-worker pool ran
+    up to 8 at once, oversubscribing the cores and multiplying the peak memory."""
     threads = torch.get_num_threads()
+    n = min(threads, len(items))
+    parts = [items[i::n] for i in range(n)]
+
+    def run(part):  # grad mode and thread counts are per thread
+        torch.set_num_threads(1)
+        with torch.set_grad_enabled(grad):
+            return fn(part)
+
     try:
-        list(_pool().map(run, groups))
+        return list(_pool().map(run, parts))
     finally:
         torch.set_num_threads(threads)
+
+
+def _run_blocks(work, blocks, parallel=True):
+    """Run ``work(group)`` without gradients over the site blocks: :func:`in_threads` on CPU
+    with more than one torch thread, else serially (with the intra-op threads; CUDA)."""
+    if parallel and min(torch.get_num_threads(), len(blocks)) > 1:
+        in_threads(work, blocks)
+        return
+    with torch.no_grad():
+        work(blocks)
 
 
 _POOL = None
@@ -126,7 +133,7 @@ os.register_at_fork(after_in_child=_reset_pool)  # a forked child has none of th
 
 
 def _pool():
-    """The process's worker threads for :func:`_run_blocks` and ``model._map_chunks``."""
+    """The process's worker threads for :func:`in_threads`."""
     global _POOL
     if _POOL is None:
         from concurrent.futures import ThreadPoolExecutor
@@ -216,10 +223,11 @@ def channels_inner(A):
     """A (D, K, n) as (flat numpy view, component stride, site stride) for :mod:`.kernels`,
     read in place when its memory has the channels innermost ((D, n, K) or (n, D, K)
     contiguous), else from a site-major copy; also returns the tensor the view belongs to."""
-    if A.stride(1) != 1 or not (A.permute(0, 2, 1).is_contiguous()
-                                or A.permute(2, 0, 1).is_contiguous()):
+    base = next((b for b in (A.permute(0, 2, 1), A.permute(2, 0, 1)) if b.is_contiguous()),
+                None)
+    if base is None:
         A = A.permute(2, 0, 1).contiguous().permute(1, 2, 0)
-    base = A.permute(0, 2, 1) if A.permute(0, 2, 1).is_contiguous() else A.permute(2, 0, 1)
+        base = A.permute(2, 0, 1)
     return base.reshape(-1).numpy(), A.stride(0), A.stride(2), A
 
 
@@ -273,11 +281,11 @@ def _as_output(B):
 class FoldedContraction(torch.autograd.Function):
     """B = folded polynomial of A with a hand-written, first-order backward (weights constant).
 
-    apply(A, runs, W, WT, csr, xa, xb, xc, n_block) with W, WT tuples of per-species tensors
-    and ``csr`` their CSR + CSC forms (:func:`sparse_folded_weights`; None on CUDA), none
-    requiring grad. On CPU
-    the numba kernels of :mod:`.kernels` run (``csr``), on CUDA the blocked torch evaluation
-    (:func:`folded_forward`, :func:`folded_backward`). Only A and T are saved. The backward is
+    apply(A, runs, W, WT, csr, xa, xb, xc, n_block), none requiring grad: either ``csr``, the
+    CSR + CSC forms of the folded weights (:func:`sparse_folded_weights`), for the numba kernels
+    of :mod:`.kernels` (CPU; W, WT None), or W, WT, tuples of per-species dense folded weights
+    (:func:`folded_weights`), for the blocked torch evaluation (:func:`folded_forward`,
+    :func:`folded_backward`; CUDA; csr None). Only A and T are saved. The backward is
     ``once_differentiable``: training (create_graph, weight gradients) uses the autograd path
     instead.
     """
@@ -311,8 +319,11 @@ def folded_apply(module, A, runs, R):
     folded tables of ``module`` and R output rows per channel: through
     :class:`FoldedContraction` when A needs a gradient, else the forward alone (numba kernel
     on CPU, :func:`folded_forward` on CUDA)."""
-    W, WT = folded_weights(module, R)
-    csr = None if A.is_cuda or not USE_KERNELS else sparse_folded_weights(module, R)
+    if A.is_cuda or not USE_KERNELS:
+        (W, WT), csr = folded_weights(module, R), None
+    else:  # the kernels read only the sparse forms
+        W = WT = None
+        csr = sparse_folded_weights(module, R)
     xa, xb, xc = module.xa, module.xb, module.xc
     nb = A.shape[2] if A.is_cuda else BLOCK_SITES
     if torch.is_grad_enabled() and A.requires_grad:
@@ -368,54 +379,57 @@ def register_folded(module, spec, nat, R, dtype, persistent):
     return True
 
 
-def folded_weights(module, R):
-    """Per species (W (K, R·(C+1), S'), Wᵀ (K, S', R·(C+1))) of the fast path, S' = S + ν = 1
-    terms: W[k, (r, c), s] = Σ_p w_pk U^{R p + r}_{s c}; cached (no grad) while the weights and
-    tables of ``module`` (from :func:`register_folded`) are unchanged (keyed on their in-place
-    versions)."""
-    key = _weights_key(module)
-    cache = getattr(module, "_fold_cache", None)
-    if cache is not None and cache[0] == key:
-        return cache[1]
+def _cached(module, name, build):
+    """``build()``, cached on ``module`` under ``name`` while the weights and tables the folded
+    weights derive from are unchanged (keyed on their identity and in-place versions)."""
+    key = tuple((t.data_ptr(), t._version, t.dtype, t.device)
+                for t in (*module.weights, module.U, module.U1))
+    cache = getattr(module, name, None)
+    if cache is None or cache[0] != key:
+        with torch.no_grad():
+            cache = (key, build())
+        setattr(module, name, cache)
+    return cache[1]
+
+
+def _dense_folded(module, R):
+    """(Z, K, R·(C+1), S') folded weights W[z, k, (r, c), s] = Σ_p w_zpk U^{R p + r}_{s c},
+    S' = S + ν = 1 terms (in the last column c = C, with the implicit ones component)."""
     w = module.all_weights().detach()  # (Z, P, K)
-    with torch.no_grad():
-        rows, S, C1 = module.U.shape
-        U = module.U.view(rows // R, R, S, C1)
-        Wz = torch.einsum("prsc,zpk->zkrcs", U, w)  # (Z, K, R, C+1, S)
-        U1 = module.U1.view(rows // R, R, -1)[:, :, module.lin_idx]
-        lin = torch.einsum("prd,zpk->zkrd", U1, w)  # (Z, K, R, L)
-        ext = w.new_zeros(*lin.shape[:3], C1, lin.shape[3])
-        ext[:, :, :, -1] = lin
-        Wz = torch.cat([Wz, ext], dim=4).flatten(2, 3)  # (Z, K, R(C+1), S')
-        out = (tuple(Wz.contiguous()), tuple(Wz.transpose(2, 3).contiguous()))
-    module._fold_cache = (key, out)
-    return out
+    rows, S, C1 = module.U.shape
+    U = module.U.view(rows // R, R, S, C1)
+    Wz = torch.einsum("prsc,zpk->zkrcs", U, w)  # (Z, K, R, C+1, S)
+    U1 = module.U1.view(rows // R, R, -1)[:, :, module.lin_idx]
+    lin = torch.einsum("prd,zpk->zkrd", U1, w)  # (Z, K, R, L)
+    ext = w.new_zeros(*lin.shape[:3], C1, lin.shape[3])
+    ext[:, :, :, -1] = lin
+    return torch.cat([Wz, ext], dim=4).flatten(2, 3)
 
 
-def _weights_key(module):
-    """Identity and in-place versions of the tensors the folded weights derive from."""
-    return tuple((t.data_ptr(), t._version, t.dtype, t.device)
-                 for t in (*module.weights, module.U, module.U1))
+def folded_weights(module, R):
+    """Per species (W (K, R·(C+1), S'), Wᵀ (K, S', R·(C+1))) of the blocked torch path
+    (:func:`_dense_folded`); cached (:func:`_cached`)."""
+    def build():
+        W = _dense_folded(module, R)
+        return tuple(W.contiguous()), tuple(W.transpose(2, 3).contiguous())
+    return _cached(module, "_fold_cache", build)
 
 
 def sparse_folded_weights(module, R):
-    """Sparse forms of :func:`folded_weights` for :mod:`.kernels`: CSR (rowptr (R·(C+1)+1,),
+    """Sparse forms of the folded weights for :mod:`.kernels`: CSR (rowptr (R·(C+1)+1,),
     cols (nnz,), values (Z, nnz, K)) and CSC (colptr (S'+1,), rows (nnz,), values), over the
     union of the species' and channels' nonzero patterns (≈ 10 % of the dense tensor at
-    l_pos 3, l_mag 1); cached like it."""
-    key = _weights_key(module)
-    cache = getattr(module, "_csr_cache", None)
-    if cache is not None and cache[0] == key:
-        return cache[1]
-    W = torch.stack(folded_weights(module, R)[0])  # (Z, K, R(C+1), S')
-    mask = (W != 0).any(0).any(0)
-    out = []
-    for m in (mask, mask.T):  # CSR (forward), then CSC (backward)
-        major, minor = torch.nonzero(m, as_tuple=True)
-        ptr = torch.zeros(m.shape[0] + 1, dtype=torch.long)
-        ptr[1:] = torch.cumsum(torch.bincount(major, minlength=m.shape[0]), 0)
-        rc = (major, minor) if m is mask else (minor, major)
-        out += [ptr, minor.contiguous(), W[:, :, rc[0], rc[1]].transpose(1, 2).contiguous()]
-    out = tuple(out)
-    module._csr_cache = (key, out)
-    return out
+    l_pos 3, l_mag 1); cached (:func:`_cached`)."""
+    def build():
+        W = _dense_folded(module, R)  # (Z, K, R(C+1), S')
+        mask = (W != 0).any(0).any(0)
+        out = []
+        for m in (mask, mask.T):  # CSR (forward), then CSC (backward)
+            major, minor = torch.nonzero(m, as_tuple=True)
+            ptr = torch.zeros(m.shape[0] + 1, dtype=torch.long)
+            ptr[1:] = torch.cumsum(torch.bincount(major, minlength=m.shape[0]), 0)
+            rc = (major, minor) if m is mask else (minor, major)
+            out += [ptr, minor.contiguous(),
+                    W[:, :, rc[0], rc[1]].transpose(1, 2).contiguous()]
+        return tuple(out)
+    return _cached(module, "_csr_cache", build)

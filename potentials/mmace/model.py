@@ -46,7 +46,7 @@ from .basis import (bessel_basis, chebyshev_magnitude_basis, edge_harmonics, pol
                     solid_harmonics)
 from .contraction import SymmetricContraction, VectorContraction
 from .coupling import _w3j, make_blocks
-from .folded import _pool
+from .folded import in_threads
 
 
 #: Default memory for saved activations of one layer before chunks are checkpointed (bytes).
@@ -54,29 +54,16 @@ ACTIVATION_BUDGET = 1.0e9
 
 
 def _map_chunks(jobs):
-    """[(fn, args)] → [fn(*args)], run by ``torch.get_num_threads()`` Python threads with one
-    intra-op thread each (grad mode carried over; torch ops release the GIL). On 2 loaded cores
-    this beats OpenMP inside each op, whose per-op barriers stall when a thread is descheduled.
-    Autograd graphs built in the workers are differentiated as usual by the caller."""
-    threads = torch.get_num_threads()
-    if threads <= 1:
+    """[(fn, args)] → [fn(*args)], run by :func:`~.folded.in_threads` (grad mode carried over;
+    autograd graphs built in the workers are differentiated as usual by the caller)."""
+    if torch.get_num_threads() <= 1:
         return [fn(*args) for fn, args in jobs]
-    grad = torch.is_grad_enabled()
-    # exactly ``threads`` workers, each running its interleaved share of the chunks in turn:
-    # mapping the jobs straight onto the (8-worker) pool ran up to 8 chunks at once, which
-    # oversubscribed the cores and multiplied the peak memory (7.5 GB instead of ~2 GB for the
-    # pre-training model with vectors, 1024 atoms, energy only)
-    groups = [list(range(i, len(jobs), threads)) for i in range(threads)]
 
-    def run(group):
-        torch.set_num_threads(1)
-        with torch.set_grad_enabled(grad):
-            return [(k, jobs[k][0](*jobs[k][1])) for k in group]
+    def run(part):
+        return [(k, jobs[k][0](*jobs[k][1])) for k in part]
 
-    try:
-        done = dict(pair for part in _pool().map(run, groups) for pair in part)
-    finally:
-        torch.set_num_threads(threads)
+    parts = in_threads(run, list(range(len(jobs))), torch.is_grad_enabled())
+    done = dict(pair for part in parts for pair in part)
     return [done[k] for k in range(len(jobs))]
 
 
