@@ -240,8 +240,8 @@ def main(argv=None):
                    "metrics": res["metrics"]}
         (out / "mmace_metrics.json").write_text(json.dumps(metrics, indent=1, default=str))
     if a.stage in ("search", "all"):
-        import torch
-        torch.set_num_threads(a.threads)
+        from spinlattice.potentials.training.loop import set_threads
+        set_threads(a.threads)  # torch and numba: they share the OpenMP thread count
         pot = load_trained(out)
         summary = {"synthetic": SYNTHETIC, "gap_check": gap_errors(pot)}
         print(json.dumps(summary["gap_check"], indent=1))

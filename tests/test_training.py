@@ -277,3 +277,29 @@ def test_stage_two_switches_weights_and_lr(tmp_path):
     valid = {r["step"]: r for r in rows if r["event"] == "eval"}
     assert valid[2]["best_step"] == 2  # best restarted with the new weights
     assert valid[2]["valid_loss"] > 100 * valid[1]["valid_loss"]
+
+
+def test_set_threads_holds_across_a_parallel_neighbour_list():
+    """A one-thread training run stays on one torch thread after numba's parallel neighbour
+    list: numba's OpenMP layer shares libgomp with torch and leaves the calling thread's OpenMP
+    count at numba's (a run with ``threads: 1`` went on with two busy threads before)."""
+    import numba
+
+    from spinlattice.neighbors import _PARALLEL_MIN_ATOMS, neighbor_list
+    from spinlattice.potentials.training.loop import set_threads
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs at least two cores to show")
+    n_side = int(np.ceil((_PARALLEL_MIN_ATOMS / 2) ** (1 / 3)))  # bcc: 2 atoms per cube
+    grid = np.stack(np.meshgrid(*[np.arange(n_side)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    positions = 2.83 * np.concatenate([grid, grid + 0.5])
+    assert len(positions) >= _PARALLEL_MIN_ATOMS
+    before = torch.get_num_threads(), numba.get_num_threads()
+    try:
+        set_threads(1)
+        neighbor_list(positions, 2.83 * n_side * np.eye(3), np.ones(3, bool), 3.0)
+        assert torch.get_num_threads() == 1
+        assert numba.get_num_threads() == 1
+    finally:
+        numba.set_num_threads(before[1])
+        torch.set_num_threads(before[0])

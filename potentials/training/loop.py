@@ -45,6 +45,18 @@ TRAIN_FORMAT = "spinlattice-train"
 
 
 # ---------------------------------------------------------------------- setup helpers
+def set_threads(n):
+    """Run torch ops and numba kernels on ``n`` threads. Both counts must be set: numba's
+    OpenMP threading layer shares libgomp with torch, and a numba parallel launch (the
+    neighbour list) leaves the calling thread's OpenMP thread count at numba's, which torch
+    then uses for its own ops -- a one-thread run would silently go on with all cores."""
+    import numba
+
+    # numba first: starting its thread pool resets the OpenMP count to all cores
+    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+    torch.set_num_threads(n)
+
+
 def _dtype(name):
     return torch.float64 if name == "float64" else torch.float32
 
@@ -307,7 +319,7 @@ def train(config, init_model=None, finetune=False, callback=None, log=print):
     out = Path(cfg["output"])
     out.mkdir(parents=True, exist_ok=True)
     if cfg["threads"]:
-        torch.set_num_threads(int(cfg["threads"]))
+        set_threads(int(cfg["threads"]))
     dc, sc, oc = cfg["data"], cfg["split"], cfg["optim"]
     frames = D.load_frames(dc["path"], dc["keys"], dc["cache"], dc["zero_moments"])
     split = D.split_frames(frames, sc["group_key"], sc["test_groups"], sc["valid_groups"],
