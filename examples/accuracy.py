@@ -26,7 +26,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from accuracy_diagnostics import fe_error_concentration, nio_constraint_outliers  # noqa: E402
+from accuracy_diagnostics import (fe_error_by_range, fe_error_concentration,  # noqa: E402
+                                  nio_constraint_outliers)  # noqa: E402
 from finetune_fe import study_table  # noqa: E402
 
 
@@ -305,6 +306,7 @@ def main(argv=None):
     from spinlattice.potentials.training.data import load_frames
     for preset, prefix in FE_PRESETS:
         if prefix in CONCENTRATION and fe[(preset, "magnetic")]:
+            fe_error_by_range(w, runs / f"{prefix}magnetic", load_frames(a.fe_data, cache=a.cache))
             fe_error_concentration(w, runs / f"{prefix}magnetic",
                                    load_frames(a.fe_data, cache=a.cache))
     w("### Moments matter: frames that differ only in magnetic order\n")
