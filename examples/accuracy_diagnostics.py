@@ -15,13 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from spinlattice.units import GPA
+
 
 def _test_errors(run, frames):
     """(test frames, per-frame energy error meV/atom, collect_errors dict) of a run."""
+    from spinlattice.potentials.training.data import without_moments
     from spinlattice.potentials.training.loop import load_any_model
     from spinlattice.potentials.training.loss import collect_errors
-
-    from spinlattice.potentials.training.data import without_moments
 
     test = [frames[i] for i in json.loads((Path(run) / "split.json").read_text())["test"]]
     if json.loads((Path(run) / "config.json").read_text())["data"]["zero_moments"]:
@@ -53,14 +54,12 @@ def fe_error_concentration(w, run, frames, n_top=5):
     w("")
 
 
-EV_A3_TO_GPA = 160.21766208
-
 #: bin edges: energy above E_min (eV/atom) and the largest |σ_ref| component (GPa)
 ENERGY_BINS = (0.0, 0.25, 0.5, 1.0, np.inf)
 STRESS_BINS = (0.0, 10.0, 50.0, 100.0, np.inf)
 
 
-def _binned_rmse(values, bins):
+def _bin_masks(values, bins):
     """{(lo, hi): mask} for the bins [lo, hi) of ``values``."""
     return {(lo, hi): (values >= lo) & (values < hi) for lo, hi in zip(bins[:-1], bins[1:])}
 
@@ -78,17 +77,17 @@ def fe_error_by_range(w, run, frames):
     frame_of_atom = np.repeat(np.arange(len(test)), n_at)
     stress_ok = err["ref_stress"].size == 9 * len(test)
     if stress_ok:
-        ds = (err["pred_stress"] - err["ref_stress"]).reshape(-1, 9) * EV_A3_TO_GPA
-        smax = np.abs(err["ref_stress"].reshape(-1, 9)).max(axis=1) * EV_A3_TO_GPA
+        ds = (err["pred_stress"] - err["ref_stress"]).reshape(-1, 9) / GPA
+        smax = np.abs(err["ref_stress"].reshape(-1, 9)).max(axis=1) / GPA
     w(f"Test errors of `{Path(run).name}` by distance from equilibrium (RMSE; energy meV/atom, "
       "forces meV/Å, stress GPa):\n")
     w("| frames with | n | energy | forces | stress |")
     w("|---|---|---|---|---|")
     groups = [(f"E − E_min in [{lo:g}, {hi:g}) eV/atom", m)
-              for (lo, hi), m in _binned_rmse(above, ENERGY_BINS).items()]
+              for (lo, hi), m in _bin_masks(above, ENERGY_BINS).items()]
     if stress_ok:
         groups += [(f"max \\|σ_ref\\| in [{lo:g}, {hi:g}) GPa", m)
-                   for (lo, hi), m in _binned_rmse(smax, STRESS_BINS).items()]
+                   for (lo, hi), m in _bin_masks(smax, STRESS_BINS).items()]
     for name, m in groups:
         if not m.any():
             continue
