@@ -29,6 +29,9 @@ Presets (``--preset``):
 (:data:`POLISH`; the `default-model-long` model: 10 000 steps, ≈ 11 min on one core);
 ``--energy-weight``, ``--stress-weight`` and ``--lr`` override its weights and start lr, and
 ``--variant nonmagnetic`` polishes a non-magnetic model on moment-free data.
+``--stationary-moments`` adds the label h = −∂E/∂m = 0 on every magnetic frame: the data are
+converged unconstrained DFT, whose moments are stationary points of E(R, m) (weight 100 per
+eV/μB component, as for measured magnetic forces).
 Stops after ``--minutes`` (wall clock) or ``--steps``; resumes if the output directory has a
 checkpoint. Writes metrics.json / metrics.md / parity.png / learning_curves.png / model.pt.
 """
@@ -83,7 +86,7 @@ POLISH = dict(loss={"kind": "mse", "energy": 1000.0, "stress": 1000.0},
 
 
 def polish_config(data, output, minutes, steps, threads, cache, variant="magnetic",
-                  energy_weight=None, stress_weight=None, lr=None):
+                  energy_weight=None, stress_weight=None, lr=None, stationary_moments=False):
     """Fine-tuning configuration of the polish (same split; the model comes from the file);
     ``energy_weight`` / ``stress_weight`` / ``lr`` override :data:`POLISH`'s."""
     cfg = config(data, variant, output, minutes, steps, threads, cache,
@@ -96,6 +99,7 @@ def polish_config(data, output, minutes, steps, threads, cache, variant="magneti
             cfg["loss"][key] = value
     if lr is not None:
         cfg["optim"]["lr"] = lr
+    cfg["data"]["stationary_moments"] = stationary_moments
     return cfg
 
 
@@ -147,6 +151,9 @@ def main(argv=None):
     p.add_argument("--energy-weight", type=float,
                    help="with --polish-from: override the polish's energy (eV/atom) weight")
     p.add_argument("--lr", type=float, help="with --polish-from: override the polish's start lr")
+    p.add_argument("--stationary-moments", action="store_true",
+                   help="label h = -dE/dm = 0 on every magnetic frame (the data are converged "
+                        "unconstrained DFT: data.stationary_moments)")
     p.add_argument("--polish-from", metavar="MODEL",
                    help="instead of training: polish MODEL (e.g. runs/fe_long_magnetic/model.pt) "
                         "with the mean-squared loss for --steps steps")
@@ -155,12 +162,13 @@ def main(argv=None):
     if a.polish_from:
         out = a.output or f"runs/fe_polish_{a.variant}"
         res = finetune(polish_config(a.data, out, a.minutes, a.steps, a.threads, a.cache,
-                                     a.variant, a.energy_weight, a.stress_weight, a.lr),
-                       a.polish_from)
+                                     a.variant, a.energy_weight, a.stress_weight, a.lr,
+                                     a.stationary_moments), a.polish_from)
         print(json.dumps(res["metrics"].get("test", {}).get("overall"), indent=1))
         return
     cfg = config(a.data, a.variant, a.output, a.minutes, a.steps, a.threads, a.cache, a.channels,
                  a.stress_weight, a.preset)
+    cfg["data"]["stationary_moments"] = a.stationary_moments
     res = train(cfg)
     print(json.dumps({k: res["metrics"].get("test", {}).get("overall") for k in ["test"]}, indent=1))
 

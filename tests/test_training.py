@@ -303,3 +303,33 @@ def test_set_threads_holds_across_a_parallel_neighbour_list():
     finally:
         numba.set_num_threads(before[1])
         torch.set_num_threads(before[0])
+
+
+def test_stationary_moments_label_h_zero(tmp_path):
+    """``data.stationary_moments``: frames without a magnetic-force label get h = 0 (converged
+    unconstrained DFT moments are stationary points of E); measured labels and all-zero-moment
+    frames are left alone; the labels reach the loss and metrics, and the one-body fit's
+    "auto" still sees data without magnetic forces (E0 only)."""
+    import dataclasses
+
+    from spinlattice.potentials.training.loop import train
+
+    frames = read_extxyz(str(FE16))
+    stripped = dataclasses.replace(frames[1], magnetic_forces=None)
+    zero = D.without_moments(frames[0])
+    out = D.with_stationary_moments([frames[0], stripped, zero])
+    assert out[0] is frames[0]
+    assert np.array_equal(out[1].magnetic_forces, np.zeros((frames[1].n_atoms, 3)))
+    assert out[2].magnetic_forces is None
+
+    def run(name, stationary):
+        logs = []
+        data = {"path": str(FE16), "keys": {"magnetic_forces_key": None},
+                "stationary_moments": stationary}
+        train(_config(tmp_path, name, 1, data=data), log=logs.append)
+        m = json.loads((tmp_path / name / "metrics.json").read_text())["metrics"]["train"]
+        assert any("one-body fit (magnetic False)" in line for line in logs), logs
+        return m["overall"]
+
+    assert "magnetic_forces" not in run("plain", False)
+    assert run("stationary", True)["magnetic_forces"]["rmse"] > 0.0

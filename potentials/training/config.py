@@ -23,6 +23,8 @@ DEFAULTS = {
         "cache": None,           # pickle cache of the parsed frames (path)
         "zero_moments": False,   # non-magnetic baseline: all moments (and h labels) removed
         "test_path": None,       # optional separate test file (added to the test split)
+        # unconstrained self-consistent DFT: label h = 0 where a frame has no magnetic forces
+        "stationary_moments": False,
     },
     "split": {
         "group_key": "config_type",  # or any info key, e.g. "source_file"

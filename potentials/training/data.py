@@ -88,6 +88,25 @@ def without_moments(frame):
     return dataclasses.replace(frame, state=state, magnetic_forces=None)
 
 
+def with_stationary_moments(frames):
+    """Frames of self-consistent (unconstrained) spin-polarised DFT, labelled h = −∂E/∂m = 0.
+
+    The converged moments of an unconstrained calculation are a stationary point of the
+    constrained-moment energy E(R, m), which is what mMACE models; so a frame without a
+    magnetic-force label carries the exact label h = 0 (Ho et al., arXiv 2604.08143, train on
+    constrained DFT, where h ≠ 0 is measured). Without it, data in which |m| tracks volume leave
+    the magnitude dependence at fixed geometry unidentified (docs/accuracy_notes.md, session 5).
+    Frames with a measured label, and frames whose moments are all zero (∂E/∂m = 0 there by
+    time reversal for any model), are returned unchanged.
+    """
+    out = []
+    for f in frames:
+        if f.magnetic_forces is None and np.any(f.state.moments):
+            f = dataclasses.replace(f, magnetic_forces=np.zeros_like(f.state.moments))
+        out.append(f)
+    return out
+
+
 def group_of(frame, key="config_type"):
     """The group label of a frame: its ``config_type`` or ``info[key]`` (``None`` if absent)."""
     if key == "config_type":

@@ -349,6 +349,8 @@ def train(config, init_model=None, finetune=False, callback=None, log=print):
         model = build_model(cfg, sets["train"])
         if cfg["one_body"]["fit"]:
             fit_and_freeze_one_body(model, sets["train"], cfg["one_body"], log)
+    if dc["stationary_moments"]:  # after the one-body fit: its "auto" must not see these labels
+        sets = {k: D.with_stationary_moments(v) for k, v in sets.items()}
     if cfg["finetune"]["freeze"]:
         freeze(model, cfg["finetune"]["freeze"])
     param_names = [n for n, p in model.named_parameters() if p.requires_grad]
