@@ -332,4 +332,17 @@ def test_stationary_moments_label_h_zero(tmp_path):
         return m["overall"]
 
     assert "magnetic_forces" not in run("plain", False)
-    assert run("stationary", True)["magnetic_forces"]["rmse"] > 0.0
+    h_train = run("stationary", True)["magnetic_forces"]["rmse"]
+    assert h_train > 0.0
+    # evaluate: the same h at the DFT moments, through the Python API and the CLI flag
+    from spinlattice.cli.main import main
+    from spinlattice.potentials.training import evaluate
+
+    keys = {"magnetic_forces_key": None}
+    res = evaluate(tmp_path / "stationary" / "model.pt", FE16, keys=keys, log=_quiet,
+                   stationary_moments=True)
+    assert res["overall"]["magnetic_forces"]["rmse"] == pytest.approx(h_train, rel=1e-9)
+    assert "magnetic_forces" not in evaluate(tmp_path / "stationary" / "model.pt", FE16,
+                                             keys=keys, log=_quiet)["overall"]
+    assert main(["evaluate", str(tmp_path / "stationary" / "model.pt"), str(FE16),
+                 "--stationary-moments", "--output", str(tmp_path / "ev")]) == 0

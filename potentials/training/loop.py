@@ -481,11 +481,15 @@ def finish(cfg, out, sets, model, ema, params, step, history, best, stopped_on_t
 
 
 def evaluate(checkpoint, data_path, keys=None, output=None, batch_size=8, group_key="config_type",
-             zero_moments=False, cache=None, plots=True, log=print):
+             zero_moments=False, cache=None, plots=True, stationary_moments=False, log=print):
     """Metrics of a saved model (or training checkpoint) on an extxyz file; writes
-    metrics.json / metrics.md / parity.png into ``output`` when given."""
+    metrics.json / metrics.md / parity.png into ``output`` when given. ``stationary_moments``:
+    frames without magnetic forces are labelled h = 0 (:func:`.data.with_stationary_moments`),
+    so the magnetic-force metric is the model's h at converged DFT moments."""
     model = load_any_model(checkpoint)
     frames = D.load_frames(data_path, keys, cache, zero_moments)
+    if stationary_moments:
+        frames = D.with_stationary_moments(frames)
     _check_species(model, frames)
     errors = collect_errors(model, frames, batch_size, group_key)
     res = metrics(errors)

@@ -116,6 +116,9 @@ def build_parser():
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--group-key", default="config_type", help="per-group metrics by this key")
     p.add_argument("--zero-moments", action="store_true", help="set all moments to zero")
+    p.add_argument("--stationary-moments", action="store_true",
+                   help="label h = 0 where a frame has no magnetic forces (converged "
+                        "unconstrained DFT): report the model's h at the DFT moments")
     for k in ("energy", "forces", "stress", "moment", "magnetic-forces"):
         p.add_argument(f"--{k}-key")
     p.set_defaults(func=_lazy("train", "main_evaluate"))

@@ -54,5 +54,5 @@ def main_evaluate(args):
                               ("magnetic_forces_key", args.magnetic_forces_key)) if v}
     evaluate(args.checkpoint, args.data, keys=keys, output=args.output,
              batch_size=args.batch_size, group_key=args.group_key,
-             zero_moments=args.zero_moments)
+             zero_moments=args.zero_moments, stationary_moments=args.stationary_moments)
     return 0
