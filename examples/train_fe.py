@@ -86,15 +86,18 @@ POLISH = dict(loss={"kind": "mse", "energy": 1000.0, "stress": 1000.0},
 
 
 def polish_config(data, output, minutes, steps, threads, cache, variant="magnetic",
-                  energy_weight=None, stress_weight=None, lr=None, stationary_moments=False):
+                  energy_weight=None, stress_weight=None, lr=None, stationary_moments=False,
+                  magnetic_force_weight=None):
     """Fine-tuning configuration of the polish (same split; the model comes from the file);
-    ``energy_weight`` / ``stress_weight`` / ``lr`` override :data:`POLISH`'s."""
+    ``energy_weight`` / ``stress_weight`` / ``magnetic_force_weight`` / ``lr`` override the
+    weights of :data:`POLISH` and the base configuration."""
     cfg = config(data, variant, output, minutes, steps, threads, cache,
                  preset="default-model-long")
     del cfg["stage_two"], cfg["model"]
     cfg["loss"].update(POLISH["loss"])
     cfg["optim"].update(POLISH["optim"])
-    for key, value in (("energy", energy_weight), ("stress", stress_weight)):
+    for key, value in (("energy", energy_weight), ("stress", stress_weight),
+                       ("magnetic_forces", magnetic_force_weight)):
         if value is not None:
             cfg["loss"][key] = value
     if lr is not None:
@@ -154,6 +157,8 @@ def main(argv=None):
     p.add_argument("--stationary-moments", action="store_true",
                    help="label h = -dE/dm = 0 on every magnetic frame (the data are converged "
                         "unconstrained DFT: data.stationary_moments)")
+    p.add_argument("--magnetic-force-weight", type=float,
+                   help="with --polish-from: override the loss weight of h (eV/μB), default 100")
     p.add_argument("--polish-from", metavar="MODEL",
                    help="instead of training: polish MODEL (e.g. runs/fe_long_magnetic/model.pt) "
                         "with the mean-squared loss for --steps steps")
@@ -163,7 +168,8 @@ def main(argv=None):
         out = a.output or f"runs/fe_polish_{a.variant}"
         res = finetune(polish_config(a.data, out, a.minutes, a.steps, a.threads, a.cache,
                                      a.variant, a.energy_weight, a.stress_weight, a.lr,
-                                     a.stationary_moments), a.polish_from)
+                                     a.stationary_moments, a.magnetic_force_weight),
+                       a.polish_from)
         print(json.dumps(res["metrics"].get("test", {}).get("overall"), indent=1))
         return
     cfg = config(a.data, a.variant, a.output, a.minutes, a.steps, a.threads, a.cache, a.channels,

@@ -13,6 +13,11 @@ plots, resume); an unknown key is an error. Example:
      "optim": {"lr": 0.01, "batch_size": 4, "max_steps": 5000},
      "output": "runs/fe"}
 
+Data from converged *unconstrained* spin-polarised DFT (no magnetic forces) can set
+``"data": {"stationary_moments": true}``: its moments are stationary points of E, so h = 0 is
+an exact label (docs/accuracy.md: it halves the point-defect errors of the Fe model and keeps
+a moment relaxation near the DFT moments).
+
 The output directory receives checkpoint.pt (resumed automatically when the run is started
 again), best.pt, model.pt, log.jsonl, metrics.json, metrics.md, parity.png and
 learning_curves.png. Ctrl-C writes a checkpoint and exits with status 130.
