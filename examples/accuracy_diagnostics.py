@@ -103,10 +103,10 @@ def fe_error_by_range(w, run, frames):
 
 
 def fe_moment_stationarity(w, runs, frames):
-    """Markdown: for each magnetic Fe run, the magnetic force h = −∂E/∂m the model gives at the
-    converged DFT moments of the test frames (0 for a model whose moment relaxation would keep
-    the DFT moments) and the point-defect energy errors, where the low moments next to
-    interstitials probe the magnitude dependence at fixed geometry."""
+    """Markdown: for each magnetic Fe run, the magnetic force h = −∂E/∂m the model gives at
+    the converged DFT moments of the (magnetic) test frames -- 0 for a model whose moment
+    relaxation keeps the DFT moments -- and the point-defect energy errors, where the low
+    moments next to interstitials probe the magnitude dependence at fixed geometry."""
     w("| run | RMS h at the DFT moments, test [meV/μB] | of which point_def | point_def energy "
       "RMSE [meV/atom] | worst point_def frame [meV/atom] |")
     w("|---|---|---|---|---|")
@@ -115,8 +115,10 @@ def fe_moment_stationarity(w, runs, frames):
             continue
         test, d, err = _test_errors(run, frames, stationary=True)
         h = err["pred_magnetic_forces"].reshape(-1, 3) * 1e3
-        pd_atoms = np.repeat([f.config_type == "point_def" for f in test], [f.n_atoms for f in test])
         pd = np.array([f.config_type == "point_def" for f in test])
+        labelled = [f for f in test if f.magnetic_forces is not None]  # h's rows, in order
+        pd_atoms = np.repeat([f.config_type == "point_def" for f in labelled],
+                             [f.n_atoms for f in labelled])
         w(f"| {Path(run).name} | {np.sqrt(np.mean(h ** 2)):.0f} | "
           f"{np.sqrt(np.mean(h[pd_atoms] ** 2)):.0f} | {np.sqrt(np.mean(d[pd] ** 2)):.1f} | "
           f"{d[pd][np.argmax(np.abs(d[pd]))]:+.1f} |")
