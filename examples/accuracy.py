@@ -27,7 +27,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from accuracy_diagnostics import (fe_error_by_range, fe_error_concentration,  # noqa: E402
-                                  fe_moment_stationarity, nio_constraint_outliers)  # noqa: E402
+                                  fe_moment_relaxation, fe_moment_stationarity,
+                                  nio_constraint_outliers)  # noqa: E402
 from finetune_fe import study_table  # noqa: E402
 
 
@@ -337,6 +338,11 @@ def main(argv=None):
     fe_moment_stationarity(w, [runs / f"{prefix}magnetic" for _, prefix in FE_PRESETS
                                if prefix in CONCENTRATION + ("fe_accurate_", "fe_stationary_h10_")],
                            load_frames(a.fe_data, cache=a.cache))
+    w("Relaxing the moments from the DFT values at fixed positions (collinear, lengths free; the "
+      "test point defects and two MD-bcc 300 K frames):\n")
+    fe_moment_relaxation(w, [runs / f"{p}magnetic" for p in ("fe_long_", "fe_stationary_",
+                                                             "fe_stationary2_")],
+                         load_frames(a.fe_data, cache=a.cache))
     w("### Moments matter: frames that differ only in magnetic order\n")
     for preset, prefix in FE_PRESETS:
         moments_matter(w, runs, prefix, preset, fe, a)
