@@ -31,7 +31,7 @@ Presets (``--preset``):
 ``--variant nonmagnetic`` polishes a non-magnetic model on moment-free data.
 ``--stationary-moments`` adds the label h = −∂E/∂m = 0 on every magnetic frame: the data are
 converged unconstrained DFT, whose moments are stationary points of E(R, m) (weight 100 per
-eV/μB component, as for measured magnetic forces).
+eV/μB component, as for measured magnetic forces; ``--magnetic-force-weight`` changes it).
 Stops after ``--minutes`` (wall clock) or ``--steps``; resumes if the output directory has a
 checkpoint. Writes metrics.json / metrics.md / parity.png / learning_curves.png / model.pt.
 """

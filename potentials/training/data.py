@@ -95,7 +95,8 @@ def with_stationary_moments(frames):
     constrained-moment energy E(R, m), which is what mMACE models; so a frame without a
     magnetic-force label carries the exact label h = 0 (Ho et al., arXiv 2604.08143, train on
     constrained DFT, where h ≠ 0 is measured). Without it, data in which |m| tracks volume leave
-    the magnitude dependence at fixed geometry unidentified (docs/accuracy_notes.md, session 5).
+    the magnitude dependence at fixed geometry unidentified (docs/accuracy_notes.md, session 5);
+    the label pins its slope at the DFT moments, not its curvature.
     Frames with a measured label, and frames whose moments are all zero (∂E/∂m = 0 there by
     time reversal for any model), are returned unchanged.
     """

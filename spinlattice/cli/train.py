@@ -15,8 +15,9 @@ plots, resume); an unknown key is an error. Example:
 
 Data from converged *unconstrained* spin-polarised DFT (no magnetic forces) can set
 ``"data": {"stationary_moments": true}``: its moments are stationary points of E, so h = 0 is
-an exact label (docs/accuracy.md: it halves the point-defect errors of the Fe model and keeps
-a moment relaxation near the DFT moments).
+an exact label (docs/accuracy.md: it halves the point-defect errors of the Fe model; it pins
+the slope of E(m) at the DFT moments, not its curvature, so they become stationary, not
+necessarily minimal).
 
 The output directory receives checkpoint.pt (resumed automatically when the run is started
 again), best.pt, model.pt, log.jsonl, metrics.json, metrics.md, parity.png and
