@@ -26,9 +26,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from accuracy_diagnostics import (fe_error_by_range, fe_error_concentration,  # noqa: E402
-                                  fe_moment_relaxation, fe_moment_stationarity,
-                                  nio_constraint_outliers)  # noqa: E402
+from accuracy_diagnostics import (evaluate_test_set, fe_error_by_range,  # noqa: E402
+                                  fe_error_concentration, fe_moment_relaxation,
+                                  fe_moment_stationarity, nio_constraint_outliers)  # noqa: E402
 from finetune_fe import study_table  # noqa: E402
 
 
@@ -325,24 +325,26 @@ def main(argv=None):
             w(f"<details><summary>Fe {preset} {v}: all sets, per config type</summary>\n\n{md}\n"
               "</details>\n")
     from spinlattice.potentials.training.data import load_frames
-    for preset, prefix in FE_PRESETS:
-        if prefix in CONCENTRATION and fe[(preset, "magnetic")]:
-            fe_error_by_range(w, runs / f"{prefix}magnetic", load_frames(a.fe_data, cache=a.cache))
-            fe_error_concentration(w, runs / f"{prefix}magnetic",
-                                   load_frames(a.fe_data, cache=a.cache))
+    fe_frames = load_frames(a.fe_data, cache=a.cache)
+    # one evaluation per run (with h = 0 labels: h at the DFT moments comes with it)
+    listed = [prefix for _, prefix in FE_PRESETS
+              if prefix in CONCENTRATION + ("fe_accurate_", "fe_stationary_h10_")]
+    evaluated = {f"{p}magnetic": evaluate_test_set(runs / f"{p}magnetic", fe_frames, True)
+                 for p in listed if (runs / f"{p}magnetic" / "model.pt").exists()}
+    for name, ev in evaluated.items():
+        if name.removesuffix("magnetic") in CONCENTRATION:
+            fe_error_by_range(w, name, ev, fe_frames)
+            fe_error_concentration(w, name, ev, fe_frames)
     w("### Are the DFT moments stationary under the model?\n")
     w("The Fe data are converged unconstrained spin-polarised DFT, so at their moments "
-      "h = −∂E/∂m = 0. A model that gives h ≠ 0 there would relax the moments away from DFT's "
-      "(drivers relax moments), and errs on the magnitude dependence at fixed geometry, which "
-      "data where |m| tracks volume do not pin; `--stationary-moments` trains on h = 0:\n")
-    fe_moment_stationarity(w, [runs / f"{prefix}magnetic" for _, prefix in FE_PRESETS
-                               if prefix in CONCENTRATION + ("fe_accurate_", "fe_stationary_h10_")],
-                           load_frames(a.fe_data, cache=a.cache))
+      "h = −∂E/∂m = 0. A model that gives h ≠ 0 there does not even have the DFT moments as a "
+      "stationary point, and errs on the magnitude dependence at fixed geometry, which data "
+      "where |m| tracks volume do not pin; `--stationary-moments` trains on h = 0:\n")
+    fe_moment_stationarity(w, evaluated)
     w("Relaxing the moments from the DFT values at fixed positions (collinear, lengths free; the "
       "test point defects and two MD-bcc 300 K frames):\n")
     fe_moment_relaxation(w, [runs / f"{p}magnetic" for p in ("fe_long_", "fe_stationary_",
-                                                             "fe_stationary2_")],
-                         load_frames(a.fe_data, cache=a.cache))
+                                                             "fe_stationary2_")], fe_frames)
     w("### Moments matter: frames that differ only in magnetic order\n")
     for preset, prefix in FE_PRESETS:
         moments_matter(w, runs, prefix, preset, fe, a)

@@ -18,14 +18,20 @@ import numpy as np
 from spinlattice.units import GPA
 
 
-def _test_errors(run, frames, stationary=False):
+def _test_frames(run, frames):
+    """The test frames of ``run`` (from its split.json)."""
+    return [frames[i] for i in json.loads((Path(run) / "split.json").read_text())["test"]]
+
+
+def evaluate_test_set(run, frames, stationary=False):
     """(test frames, per-frame energy error meV/atom, collect_errors dict) of a run;
-    ``stationary``: with the labels h = 0 (so the dict holds h at the DFT moments)."""
+    ``stationary``: with the labels h = 0 (so the dict also holds h at the DFT moments; energy,
+    forces and stress are the same). One evaluation serves every Fe table below."""
     from spinlattice.potentials.training.data import with_stationary_moments, without_moments
     from spinlattice.potentials.training.loop import load_any_model
     from spinlattice.potentials.training.loss import collect_errors
 
-    test = [frames[i] for i in json.loads((Path(run) / "split.json").read_text())["test"]]
+    test = _test_frames(run, frames)
     if json.loads((Path(run) / "config.json").read_text())["data"]["zero_moments"]:
         test = [without_moments(f) for f in test]  # a non-magnetic run's frames
     if stationary:
@@ -34,15 +40,21 @@ def _test_errors(run, frames, stationary=False):
     return test, (err["pred_energy"] - err["ref_energy"]) * 1e3, err
 
 
-def fe_error_concentration(w, run, frames, n_top=5):
-    """Markdown: the ``n_top`` test frames of ``run`` with the largest |energy error| and the
-    energy RMSE of the test set with and without them."""
-    test, d, _ = _test_errors(run, frames)
-    e_min = min(f.energy / f.n_atoms for f in frames)
+def _e_min(frames):
+    """Lowest reference energy per atom (eV) of the data set."""
+    return min(f.energy / f.n_atoms for f in frames)
+
+
+def fe_error_concentration(w, name, evaluated, frames, n_top=5):
+    """Markdown: the ``n_top`` test frames of run ``name`` (``evaluated`` =
+    :func:`evaluate_test_set`) with the largest |energy error| and the energy RMSE of the test
+    set with and without them."""
+    test, d, _ = evaluated
+    e_min = _e_min(frames)
     top = np.argsort(-np.abs(d))[:n_top]
     share = float(np.sum(d[top] ** 2) / np.sum(d ** 2))
     rest = np.sqrt(np.mean(np.delete(d, top) ** 2))
-    w(f"Largest test energy errors of `{Path(run).name}` (they carry {100 * share:.0f} % of the "
+    w(f"Largest test energy errors of `{name}` (they carry {100 * share:.0f} % of the "
       f"squared error; test energy RMSE {np.sqrt(np.mean(d ** 2)):.1f} meV/atom, "
       f"{rest:.1f} without these {n_top} of {len(d)} frames):\n")
     w("| config type | atoms | volume [Å³/atom] | mean \\|m\\| [μB] | E − E_min [eV/atom] | "
@@ -67,13 +79,13 @@ def _bin_masks(values, bins):
     return {(lo, hi): (values >= lo) & (values < hi) for lo, hi in zip(bins[:-1], bins[1:])}
 
 
-def fe_error_by_range(w, run, frames):
-    """Markdown: test RMSE of energy (meV/atom), forces (meV/Å) and stress (GPa) of ``run`` in
-    bins of E − E_min per atom and of max |σ_ref|. The issue's targets are single numbers over a
-    test set whose 2-atom elastic cells reach 7.8 eV/atom above E_min and |σ| ≈ 400 GPa; this
+def fe_error_by_range(w, name, evaluated, frames):
+    """Markdown: test RMSE of energy (meV/atom), forces (meV/Å) and stress (GPa) of run
+    ``name`` (``evaluated`` = :func:`evaluate_test_set`) in bins of E − E_min per atom and of
+    max |σ_ref|. The issue's targets are single numbers over a test set whose 2-atom elastic cells reach 7.8 eV/atom above E_min and |σ| ≈ 400 GPa; this
     shows where the error sits against the range a simulation visits."""
-    test, d, err = _test_errors(run, frames)
-    e_min = min(f.energy / f.n_atoms for f in frames)
+    test, d, err = evaluated
+    e_min = _e_min(frames)
     above = np.array([f.energy / f.n_atoms - e_min for f in test])
     n_at = np.array([f.n_atoms for f in test])
     df = (err["pred_forces"] - err["ref_forces"]).reshape(-1, 3)
@@ -82,7 +94,7 @@ def fe_error_by_range(w, run, frames):
     if stress_ok:
         ds = (err["pred_stress"] - err["ref_stress"]).reshape(-1, 9) / GPA
         smax = np.abs(err["ref_stress"].reshape(-1, 9)).max(axis=1) / GPA
-    w(f"Test errors of `{Path(run).name}` by distance from equilibrium (RMSE; energy meV/atom, "
+    w(f"Test errors of `{name}` by distance from equilibrium (RMSE; energy meV/atom, "
       "forces meV/Å, stress GPa):\n")
     w("| frames with | n | energy | forces | stress |")
     w("|---|---|---|---|---|")
@@ -102,24 +114,22 @@ def fe_error_by_range(w, run, frames):
     w("")
 
 
-def fe_moment_stationarity(w, runs, frames):
-    """Markdown: for each magnetic Fe run, the magnetic force h = −∂E/∂m the model gives at
+def fe_moment_stationarity(w, evaluated):
+    """Markdown: for each magnetic Fe run ({name: :func:`evaluate_test_set` with ``stationary``}),
+    the magnetic force h = −∂E/∂m the model gives at
     the converged DFT moments of the (magnetic) test frames -- 0 for a model whose moment
     relaxation keeps the DFT moments -- and the point-defect energy errors, where the low
     moments next to interstitials probe the magnitude dependence at fixed geometry."""
     w("| run | RMS h at the DFT moments, test [meV/μB] | of which point_def | point_def energy "
       "RMSE [meV/atom] | worst point_def frame [meV/atom] |")
     w("|---|---|---|---|---|")
-    for run in runs:
-        if not (Path(run) / "model.pt").exists():
-            continue
-        test, d, err = _test_errors(run, frames, stationary=True)
+    for name, (test, d, err) in evaluated.items():
         h = err["pred_magnetic_forces"].reshape(-1, 3) * 1e3
         pd = np.array([f.config_type == "point_def" for f in test])
         labelled = [f for f in test if f.magnetic_forces is not None]  # h's rows, in order
         pd_atoms = np.repeat([f.config_type == "point_def" for f in labelled],
                              [f.n_atoms for f in labelled])
-        w(f"| {Path(run).name} | {np.sqrt(np.mean(h ** 2)):.0f} | "
+        w(f"| {name} | {np.sqrt(np.mean(h ** 2)):.0f} | "
           f"{np.sqrt(np.mean(h[pd_atoms] ** 2)):.0f} | {np.sqrt(np.mean(d[pd] ** 2)):.1f} | "
           f"{d[pd][np.argmax(np.abs(d[pd]))]:+.1f} |")
     w("")
@@ -142,7 +152,7 @@ def fe_moment_relaxation(w, runs, frames, n_md=2):
     for run in runs:
         if not (Path(run) / "model.pt").exists():
             continue
-        test = [frames[i] for i in json.loads((Path(run) / "split.json").read_text())["test"]]
+        test = _test_frames(run, frames)
         pick = ([f for f in test if f.config_type == "point_def"]
                 + [f for f in test if f.config_type == "MD-bcc_Te300K"][:n_md])
         pot = MMACEPotential(load_model(Path(run) / "model.pt", dtype=torch.float64))
@@ -155,7 +165,7 @@ def fe_moment_relaxation(w, runs, frames, n_md=2):
             sd0.append(m0.std())
             sd1.append(m1.std())
             corr.append(np.corrcoef(m0, m1)[0, 1])
-            de.append((r.energy - pot.compute(f.state, ("energy",))["energy"]) / f.n_atoms)
+            de.append((r.energy - r.energies[0]) / f.n_atoms)  # energies[0]: at the start
         w(f"| {Path(run).name} | {len(pick)} | {np.sqrt(np.mean(dm)):.2f} | "
           f"{np.mean(sd0):.2f} → {np.mean(sd1):.2f} | {np.mean(corr):.2f} | "
           f"{1e3 * np.mean(de):.1f} |")
@@ -183,7 +193,7 @@ def nio_constraint_outliers(w, runs, frames, target=1.2737, tol=2e-3):
         if not (run / "model.pt").exists():
             continue
         test_idx = json.loads((run / "split.json").read_text())["test"]
-        _, _, err = _test_errors(run, frames)
+        _, _, err = evaluate_test_set(run, frames)
         n_at = [frames[i].n_atoms for i in test_idx]
         keep = np.repeat([dev[i] <= tol for i in test_idx], [3 * n for n in n_at])
         ref, pred = err["ref_magnetic_forces"], err["pred_magnetic_forces"]
