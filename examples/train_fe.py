@@ -32,6 +32,7 @@ Presets (``--preset``):
 ``--stationary-moments`` adds the label h = −∂E/∂m = 0 on every magnetic frame: the data are
 converged unconstrained DFT, whose moments are stationary points of E(R, m) (weight 100 per
 eV/μB component, as for measured magnetic forces; ``--magnetic-force-weight`` changes it).
+``--batch-size`` sets the frames per step (default 4) and ``--device cuda`` trains on a GPU.
 Stops after ``--minutes`` (wall clock) or ``--steps``; resumes if the output directory has a
 checkpoint. Writes metrics.json / metrics.md / parity.png / learning_curves.png / model.pt.
 """
@@ -159,6 +160,10 @@ def main(argv=None):
                         "unconstrained DFT: data.stationary_moments)")
     p.add_argument("--magnetic-force-weight", type=float,
                    help="with --polish-from: override the loss weight of h (eV/μB), default 100")
+    p.add_argument("--device", default="cpu",
+                   help="cpu, cuda, cuda:N or auto (the training key 'device')")
+    p.add_argument("--batch-size", type=int,
+                   help="frames per optimiser step (default 4; 16 is ≈ 1.4x the frames/s)")
     p.add_argument("--polish-from", metavar="MODEL",
                    help="instead of training: polish MODEL (e.g. runs/fe_long_magnetic/model.pt) "
                         "with the mean-squared loss for --steps steps")
@@ -166,15 +171,21 @@ def main(argv=None):
     from spinlattice.potentials.training import finetune, train
     if a.polish_from:
         out = a.output or f"runs/fe_polish_{a.variant}"
-        res = finetune(polish_config(a.data, out, a.minutes, a.steps, a.threads, a.cache,
-                                     a.variant, a.energy_weight, a.stress_weight, a.lr,
-                                     a.stationary_moments, a.magnetic_force_weight),
-                       a.polish_from)
+        cfg = polish_config(a.data, out, a.minutes, a.steps, a.threads, a.cache, a.variant,
+                            a.energy_weight, a.stress_weight, a.lr, a.stationary_moments,
+                            a.magnetic_force_weight)
+        if a.batch_size:
+            cfg["optim"]["batch_size"] = a.batch_size
+        cfg["device"] = a.device
+        res = finetune(cfg, a.polish_from)
         print(json.dumps(res["metrics"].get("test", {}).get("overall"), indent=1))
         return
     cfg = config(a.data, a.variant, a.output, a.minutes, a.steps, a.threads, a.cache, a.channels,
                  a.stress_weight, a.preset)
     cfg["data"]["stationary_moments"] = a.stationary_moments
+    if a.batch_size:
+        cfg["optim"]["batch_size"] = a.batch_size
+    cfg["device"] = a.device
     res = train(cfg)
     print(json.dumps({k: res["metrics"].get("test", {}).get("overall") for k in ["test"]}, indent=1))
 

@@ -55,7 +55,10 @@ DEFAULTS = {
                   "huber_delta": None},
     "finetune": {"freeze": [], "refit_one_body": "shift"},  # "shift" | true (full refit) | false
     "augment_spin_rotation": "auto",
-    # threads: torch *and* numba threads (loop.set_threads); None leaves both as they are
+    # threads: torch *and* numba threads (loop.set_threads); None leaves both as they are.
+    # device: "cpu", "cuda", "cuda:N" or "auto" (CUDA when torch sees one): where the model,
+    # the batches and the optimiser state live (loop.resolve_device)
+    "device": "cpu",
     "eval_every": 100, "eval_batch_size": 8, "checkpoint_every": 100, "log_every": 10,
     "seed": 0, "threads": None, "output": "train-run", "plots": True, "resume": True,
     "evaluate_sets": ["train", "valid", "test"],

@@ -57,6 +57,28 @@ def set_threads(n):
     torch.set_num_threads(n)
 
 
+def resolve_device(name):
+    """The torch device of the configuration key ``device``: "cpu", "cuda", "cuda:N" or "auto"
+    (CUDA if torch sees a GPU, else CPU). Asking for CUDA without one is an error, not a
+    silent fall-back to a run 50x slower than planned."""
+    name = str(name)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise InputError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {name!r}") from None
+    if device.type not in ("cpu", "cuda"):
+        raise InputError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {name!r}")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"device {name!r}: torch sees no CUDA device (torch "
+                             f"{torch.__version__}; a CPU build, or no GPU on this machine)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise InputError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s)")
+    return device
+
+
 def _dtype(name):
     return torch.float64 if name == "float64" else torch.float32
 
@@ -144,7 +166,8 @@ def shift_e0(model, frames, log=print, batch_size=16):
             g = build_graph([f.state for f in chunk], model.species_index, model.r_max,
                             model.dtype, model.device)
             e = model.site_energies(g)
-            pred += torch.zeros(len(chunk), dtype=e.dtype).index_add(0, g.batch, e).tolist()
+            pred += torch.zeros(len(chunk), dtype=e.dtype, device=e.device).index_add(
+                0, g.batch, e).tolist()
     A = np.array([[np.sum(f.state.numbers == z) / f.n_atoms for z in model.species] for f in used])
     r = np.array([(f.energy - p) / f.n_atoms for f, p in zip(used, pred)])
     delta, *_ = np.linalg.lstsq(A, r, rcond=None)
@@ -320,6 +343,7 @@ def train(config, init_model=None, finetune=False, callback=None, log=print):
     out.mkdir(parents=True, exist_ok=True)
     if cfg["threads"]:
         set_threads(int(cfg["threads"]))
+    device = resolve_device(cfg["device"])
     dc, sc, oc = cfg["data"], cfg["split"], cfg["optim"]
     frames = D.load_frames(dc["path"], dc["keys"], dc["cache"], dc["zero_moments"])
     split = D.split_frames(frames, sc["group_key"], sc["test_groups"], sc["valid_groups"],
@@ -336,17 +360,17 @@ def train(config, init_model=None, finetune=False, callback=None, log=print):
     ckpt_path = out / "checkpoint.pt"
     state = load_training_state(ckpt_path) if (cfg["resume"] and ckpt_path.exists()) else None
     if state is not None:
-        model = model_from_training_state(state)
+        model = model_from_training_state(state, device)
         log(f"resuming from {ckpt_path} at step {state['step']}")
     elif init_model is not None:
         model = grow_species(init_model.to(_dtype(cfg["model"]["dtype"])), sets["train"],
-                             sets["valid"] + sets["test"], int(cfg["seed"]), log)
+                             sets["valid"] + sets["test"], int(cfg["seed"]), log).to(device)
         if cfg["finetune"]["refit_one_body"] == "shift":
             shift_e0(model, sets["train"], log)
         elif cfg["finetune"]["refit_one_body"]:
             fit_and_freeze_one_body(model, sets["train"], cfg["one_body"], log)
     else:
-        model = build_model(cfg, sets["train"])
+        model = build_model(cfg, sets["train"]).to(device)
         if cfg["one_body"]["fit"]:
             fit_and_freeze_one_body(model, sets["train"], cfg["one_body"], log)
     if dc["stationary_moments"]:  # after the one-body fit: its "auto" must not see these labels
@@ -362,13 +386,14 @@ def train(config, init_model=None, finetune=False, callback=None, log=print):
     step, history, best = 0, [], {"loss": None, "step": None}
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
-        ema = [e.clone() for e in state["ema"]]
+        ema = [e.to(device).clone() for e in state["ema"]]
         step, history = int(state["step"]), json.loads(state["history_json"])
         best = json.loads(state["best_json"])
         torch.set_rng_state(state["torch_rng"])
     augment = D.augmentation_default(cfg["augment_spin_rotation"], model.spin_orbit)
     log(f"model: {model.n_parameters()} parameters, species {model.species}, "
-        f"spin_orbit {model.spin_orbit}, dtype {model.dtype}; spin-rotation augmentation {augment}")
+        f"spin_orbit {model.spin_orbit}, dtype {model.dtype}, device {device}; "
+        f"spin-rotation augmentation {augment}")
     train_frames, bs = sets["train"], int(oc["batch_size"])
     n_batches = math.ceil(len(train_frames) / bs)
     eval_frames = sets["valid"] or train_frames
@@ -455,7 +480,7 @@ def finish(cfg, out, sets, model, ema, params, step, history, best, stopped_on_t
     """Final model (best EMA weights) → model.pt, metrics.json/.md, plots."""
     from spinlattice.potentials.mmace import load_model, save_model
 
-    final = load_model(out / "best.pt") if (out / "best.pt").exists() else model
+    final = load_model(out / "best.pt", device=model.device) if (out / "best.pt").exists() else model
     save_model(final, out / "model.pt")
     res = dict(step=step, best_step=best["step"], best_valid_loss=best["loss"],
                n_parameters=final.n_parameters(), stopped_on_time=stopped_on_time,
@@ -481,12 +506,14 @@ def finish(cfg, out, sets, model, ema, params, step, history, best, stopped_on_t
 
 
 def evaluate(checkpoint, data_path, keys=None, output=None, batch_size=8, group_key="config_type",
-             zero_moments=False, cache=None, plots=True, stationary_moments=False, log=print):
+             zero_moments=False, cache=None, plots=True, stationary_moments=False, device="cpu",
+             log=print):
     """Metrics of a saved model (or training checkpoint) on an extxyz file; writes
     metrics.json / metrics.md / parity.png into ``output`` when given. ``stationary_moments``:
     frames without magnetic forces are labelled h = 0 (:func:`.data.with_stationary_moments`),
-    so the magnetic-force metric is the model's h at converged DFT moments."""
-    model = load_any_model(checkpoint)
+    so the magnetic-force metric is the model's h at converged DFT moments. ``device`` as the
+    training key (:func:`resolve_device`)."""
+    model = load_any_model(checkpoint).to(resolve_device(device))
     frames = D.load_frames(data_path, keys, cache, zero_moments)
     if stationary_moments:
         frames = D.with_stationary_moments(frames)

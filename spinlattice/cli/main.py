@@ -101,6 +101,7 @@ def build_parser():
                        "spinlattice/cli/train.py)")
     p.add_argument("config", help="JSON configuration (data.path required)")
     p.add_argument("--output", help="output directory (default from the configuration)")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: the configuration's)")
     p.set_defaults(func=_lazy("train", "main_train"))
     p = sub.add_parser("finetune", help="fine-tune a pre-trained mMACE checkpoint (lr 5e-4, "
                        "clip 10 by default)")
@@ -108,12 +109,14 @@ def build_parser():
     p.add_argument("--from", dest="from_checkpoint", required=True,
                    help="model file or training checkpoint to start from")
     p.add_argument("--output", help="output directory (default from the configuration)")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: the configuration's)")
     p.set_defaults(func=_lazy("train", "main_finetune"))
     p = sub.add_parser("evaluate", help="RMSE/MAE of an mMACE model on an extxyz file")
     p.add_argument("checkpoint", help="model file or training checkpoint")
     p.add_argument("data", help="extxyz file with reference labels")
     p.add_argument("--output", help="directory for metrics.json, metrics.md, parity.png")
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--device", help="cpu (default), cuda, cuda:N or auto")
     p.add_argument("--group-key", default="config_type", help="per-group metrics by this key")
     p.add_argument("--zero-moments", action="store_true", help="set all moments to zero")
     p.add_argument("--stationary-moments", action="store_true",

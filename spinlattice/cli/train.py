@@ -3,8 +3,10 @@
 
 CONFIG is a JSON object; only ``data.path`` is required. The keys and defaults are those of
 ``spinlattice.potentials.training.config.DEFAULTS`` (data, split, model, one_body, loss, optim,
-finetune, augment_spin_rotation, eval_every, checkpoint_every, log_every, seed, threads, output,
-plots, resume); an unknown key is an error. Example:
+finetune, augment_spin_rotation, eval_every, checkpoint_every, log_every, seed, threads, device,
+output, plots, resume); an unknown key is an error. ``--device cuda`` (or the key ``"device"``:
+"cpu", "cuda", "cuda:N", "auto") trains on a GPU; asking for CUDA where torch sees none is an
+error. Example:
 
     {"data": {"path": "fe.extxyz.gz", "cache": "runs/cache/fe.pkl"},
      "split": {"test_groups": ["MD-bcc_Te300K"], "test_fraction": 0.1, "valid_fraction": 0.05},
@@ -29,10 +31,12 @@ from __future__ import annotations
 from .config import read_json_object
 
 
-def _load(path, output):
-    cfg = read_json_object(path)
-    if output:
-        cfg["output"] = output
+def _load(args):
+    cfg = read_json_object(args.config)
+    if args.output:
+        cfg["output"] = args.output
+    if args.device:
+        cfg["device"] = args.device
     return cfg
 
 
@@ -45,12 +49,12 @@ def _report(res):
 
 def main_train(args):
     from spinlattice.potentials.training import train
-    return _report(train(_load(args.config, args.output)))
+    return _report(train(_load(args)))
 
 
 def main_finetune(args):
     from spinlattice.potentials.training import finetune
-    return _report(finetune(_load(args.config, args.output), args.from_checkpoint))
+    return _report(finetune(_load(args), args.from_checkpoint))
 
 
 def main_evaluate(args):
@@ -60,5 +64,6 @@ def main_evaluate(args):
                               ("magnetic_forces_key", args.magnetic_forces_key)) if v}
     evaluate(args.checkpoint, args.data, keys=keys, output=args.output,
              batch_size=args.batch_size, group_key=args.group_key,
-             zero_moments=args.zero_moments, stationary_moments=args.stationary_moments)
+             zero_moments=args.zero_moments, stationary_moments=args.stationary_moments,
+             device=args.device or "cpu")
     return 0
