@@ -28,7 +28,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from accuracy_diagnostics import (evaluate_test_set, fe_error_by_range,  # noqa: E402
                                   fe_error_concentration, fe_moment_relaxation,
-                                  fe_moment_stationarity, nio_constraint_outliers)  # noqa: E402
+                                  fe_moment_stationarity, fe_training_residuals,
+                                  nio_constraint_outliers)  # noqa: E402
 from finetune_fe import study_table  # noqa: E402
 
 
@@ -335,6 +336,8 @@ def main(argv=None):
         if name.removesuffix("magnetic") in CONCENTRATION:
             fe_error_by_range(w, name, ev, fe_frames)
             fe_error_concentration(w, name, ev, fe_frames)
+    if (runs / "fe_stationary2_magnetic" / "model.pt").exists():
+        fe_training_residuals(w, runs / "fe_stationary2_magnetic", fe_frames)
     w("### Are the DFT moments stationary under the model?\n")
     w("The Fe data are converged unconstrained spin-polarised DFT, so at their moments "
       "h = −∂E/∂m = 0. A model that gives h ≠ 0 there does not even have the DFT moments as a "
