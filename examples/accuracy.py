@@ -46,7 +46,8 @@ learning_curves.png); a run started again resumes from its checkpoint. The same 
 on the command line: ``spinlattice train CONFIG``, ``spinlattice finetune CONFIG --from
 CHECKPOINT``, ``spinlattice evaluate CHECKPOINT DATA`` (configuration keys:
 ``spinlattice/cli/train.py`` and ``potentials/training/config.py``). The reported model is the
-EMA of the weights at the best validation step. ``max_time_s`` counts per invocation.
+EMA of the weights at the best validation step. ``max_time_s`` counts per invocation. On a
+GPU add ``--device cuda`` (the configuration key ``device``); every run here is CPU.
 """
 
 
