@@ -139,6 +139,14 @@ def base_config(data, variant, output, minutes, steps, threads, cache):
     }
 
 
+def _run_options(cfg, a):
+    """``cfg`` with the command line's device and batch size."""
+    cfg["device"] = a.device
+    if a.batch_size:
+        cfg["optim"]["batch_size"] = a.batch_size
+    return cfg
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=str(DEFAULT_DATA))
@@ -174,19 +182,13 @@ def main(argv=None):
         cfg = polish_config(a.data, out, a.minutes, a.steps, a.threads, a.cache, a.variant,
                             a.energy_weight, a.stress_weight, a.lr, a.stationary_moments,
                             a.magnetic_force_weight)
-        if a.batch_size:
-            cfg["optim"]["batch_size"] = a.batch_size
-        cfg["device"] = a.device
-        res = finetune(cfg, a.polish_from)
+        res = finetune(_run_options(cfg, a), a.polish_from)
         print(json.dumps(res["metrics"].get("test", {}).get("overall"), indent=1))
         return
     cfg = config(a.data, a.variant, a.output, a.minutes, a.steps, a.threads, a.cache, a.channels,
                  a.stress_weight, a.preset)
     cfg["data"]["stationary_moments"] = a.stationary_moments
-    if a.batch_size:
-        cfg["optim"]["batch_size"] = a.batch_size
-    cfg["device"] = a.device
-    res = train(cfg)
+    res = train(_run_options(cfg, a))
     print(json.dumps({k: res["metrics"].get("test", {}).get("overall") for k in ["test"]}, indent=1))
 
 
