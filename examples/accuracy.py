@@ -210,39 +210,27 @@ def run_recipes(fe_data, nio_data):
     subprocess.run([py, str(HERE / "train_nio.py"), "--variant", "soc", "--test-folder", "data_0",
                     "--mse-stage", "--output", "runs/nio_soc_test0_mse", "--data",
                     str(nio_data)], check=True)
-    for variant in ("magnetic", "nonmagnetic"):  # the long runs: ≈ 75 min each on one core
-        subprocess.run([py, str(HERE / "train_fe.py"), "--preset", "default-model-long",
-                        "--variant", variant, "--output", f"runs/fe_long_{variant}",
-                        "--steps", "45000", "--minutes", "130", "--threads", "1",
-                        "--data", str(fe_data)], check=True)
-    for variant in ("magnetic", "nonmagnetic"):  # the polishes: ≈ 15 and 40 min on one core
-        subprocess.run([py, str(HERE / "train_fe.py"), "--polish-from",
-                        f"runs/fe_long_{variant}/model.pt", "--variant", variant, "--steps",
-                        "10000", "--minutes", "60", "--threads", "1", "--output",
-                        f"runs/fe_polish_{variant}", "--data", str(fe_data)], check=True)
-        subprocess.run([py, str(HERE / "train_fe.py"), "--polish-from",
-                        f"runs/fe_polish_{variant}/model.pt", "--variant", variant, "--steps",
-                        "25000", "--energy-weight", "3000", "--stress-weight", "10000", "--lr",
-                        "5e-4", "--minutes", "70", "--threads", "1", "--output",
-                        f"runs/fe_polish2_{variant}", "--data", str(fe_data)], check=True)
+
+    def fe(output, *args):  # one train_fe.py run on one thread
+        subprocess.run([py, str(HERE / "train_fe.py"), *args, "--threads", "1", "--output",
+                        output, "--data", str(fe_data)], check=True)
+
+    heavy = ("--energy-weight", "3000", "--stress-weight", "10000", "--lr", "5e-4")  # 2nd polish
+    for variant in ("magnetic", "nonmagnetic"):  # long runs ≈ 75 min, polishes 15–40 min
+        fe(f"runs/fe_long_{variant}", "--preset", "default-model-long", "--variant", variant,
+           "--steps", "45000", "--minutes", "130")
+        fe(f"runs/fe_polish_{variant}", "--polish-from", f"runs/fe_long_{variant}/model.pt",
+           "--variant", variant, "--steps", "10000", "--minutes", "60")
+        fe(f"runs/fe_polish2_{variant}", "--polish-from", f"runs/fe_polish_{variant}/model.pt",
+           "--variant", variant, "--steps", "25000", *heavy, "--minutes", "70")
     long_model = "runs/fe_long_magnetic/model.pt"
-    subprocess.run([py, str(HERE / "train_fe.py"), "--polish-from", long_model,
-                    "--stationary-moments", "--steps", "10000", "--minutes", "70", "--threads",
-                    "1", "--output", "runs/fe_stationary_magnetic", "--data", str(fe_data)],
-                   check=True)
-    long_model = "runs/fe_long_magnetic/model.pt"
-    subprocess.run([py, str(HERE / "train_fe.py"), "--polish-from", long_model,
-                    "--stationary-moments", "--magnetic-force-weight", "10", "--steps", "10000",
-                    "--minutes", "70", "--threads", "1", "--output",
-                    "runs/fe_stationary_h10_magnetic", "--data", str(fe_data)], check=True)
-    subprocess.run([py, str(HERE / "train_fe.py"), "--polish-from",
-                    "runs/fe_stationary_magnetic/model.pt", "--stationary-moments", "--steps",
-                    "20000", "--energy-weight", "3000", "--stress-weight", "10000", "--lr", "5e-4",
-                    "--minutes", "60", "--threads", "1", "--output",
-                    "runs/fe_stationary2_magnetic", "--data", str(fe_data)], check=True)
-    subprocess.run([py, str(HERE / "train_fe.py"), "--preset", "two-layer", "--output",
-                    "runs/fe_twolayer_magnetic", "--steps", "12000", "--minutes", "85",
-                    "--threads", "1", "--data", str(fe_data)], check=True)
+    fe("runs/fe_stationary_magnetic", "--polish-from", long_model, "--stationary-moments",
+       "--steps", "10000", "--minutes", "70")
+    fe("runs/fe_stationary_h10_magnetic", "--polish-from", long_model, "--stationary-moments",
+       "--magnetic-force-weight", "10", "--steps", "10000", "--minutes", "70")
+    fe("runs/fe_stationary2_magnetic", "--polish-from", "runs/fe_stationary_magnetic/model.pt",
+       "--stationary-moments", "--steps", "20000", *heavy, "--minutes", "60")
+    fe("runs/fe_twolayer_magnetic", "--preset", "two-layer", "--steps", "12000", "--minutes", "85")
     subprocess.run([py, str(HERE / "finetune_fe.py"), "--preset", "default-model",
                     "--pretrain-steps", "8000", "--pretrain-minutes", "45", "--steps", "1000",
                     "--output", "runs/fe_finetune_default", "--data", str(fe_data)], check=True)

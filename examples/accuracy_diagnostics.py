@@ -122,14 +122,12 @@ def fe_error_by_range(w, name, evaluated, frames):
 PAIR_CENTRES, PAIR_WIDTH, PAIR_CUTOFF = np.arange(1.5, 4.51, 0.125), 0.125, 4.5
 
 
-def _pair_features(frame):
-    """(K,) per-atom sums of the pair basis, ½ Σ_{i≠j} b_k(r_ij) / N."""
-    from spinlattice.neighbors import state_neighbor_list
-
-    r = state_neighbor_list(frame.state, PAIR_CUTOFF).distances
+def _pair_features(r, n_atoms):
+    """(K,) per-atom sums of the pair basis over the directed pair distances ``r`` (Å) of a
+    frame: ½ Σ_{i≠j} b_k(r_ij) / N."""
     fc = 0.5 * (np.cos(np.pi * r / PAIR_CUTOFF) + 1.0)
     b = np.exp(-(((r[:, None] - PAIR_CENTRES) / PAIR_WIDTH) ** 2)) * fc[:, None]
-    return 0.5 * b.sum(axis=0) / frame.n_atoms
+    return 0.5 * b.sum(axis=0) / n_atoms
 
 
 def fe_training_residuals(w, run, frames, ridge=1e-2):
@@ -150,9 +148,11 @@ def fe_training_residuals(w, run, frames, ridge=1e-2):
     for k, fs in sets.items():
         err = collect_errors(model, fs)
         res[k] = (err["pred_energy"] - err["ref_energy"]) * 1e3
+    dist = {k: [state_neighbor_list(f.state, PAIR_CUTOFF).distances for f in fs]
+            for k, fs in sets.items()}
     train, d = sets["train"], res["train"]
     cell = np.array([f.config_type == "CCMC-bcc-hcp-elastic_Jun2020" for f in train])
-    dmin = np.array([state_neighbor_list(f.state, PAIR_CUTOFF).distances.min() for f in train])
+    dmin = np.array([r.min() for r in dist["train"]])
     mag = np.array([np.linalg.norm(f.state.moments, axis=1).mean() for f in train])
     w(f"Training-set energy RMSE of `{Path(run).name}` [meV/atom] (2-atom elastic cells by "
       f"d_min and by mean |m|; all other config types {np.sqrt(np.mean(d[~cell] ** 2)):.1f} "
@@ -166,7 +166,8 @@ def fe_training_residuals(w, run, frames, ridge=1e-2):
             if m.any():
                 w(f"| {label} in [{lo:g}, {hi:g}) | {m.sum()} | "
                   f"{np.sqrt(np.mean(d[m] ** 2)):.1f} |".replace("inf", "∞"))
-    X = {k: np.array([_pair_features(f) for f in fs]) for k, fs in sets.items()}
+    X = {k: np.array([_pair_features(r, f.n_atoms) for r, f in zip(dist[k], fs)])
+         for k, fs in sets.items()}
     A = X["train"]
     c = np.linalg.solve(A.T @ A + ridge * np.eye(A.shape[1]), -A.T @ d)
     w("\nA pair potential fitted to the training residuals (ridge least squares, "

@@ -87,8 +87,7 @@ POLISH = dict(loss={"kind": "mse", "energy": 1000.0, "stress": 1000.0},
 
 
 def polish_config(data, output, minutes, steps, threads, cache, variant="magnetic",
-                  energy_weight=None, stress_weight=None, lr=None, stationary_moments=False,
-                  magnetic_force_weight=None):
+                  energy_weight=None, stress_weight=None, lr=None, magnetic_force_weight=None):
     """Fine-tuning configuration of the polish (same split; the model comes from the file);
     ``energy_weight`` / ``stress_weight`` / ``magnetic_force_weight`` / ``lr`` override the
     weights of :data:`POLISH` and the base configuration."""
@@ -103,7 +102,6 @@ def polish_config(data, output, minutes, steps, threads, cache, variant="magneti
             cfg["loss"][key] = value
     if lr is not None:
         cfg["optim"]["lr"] = lr
-    cfg["data"]["stationary_moments"] = stationary_moments
     return cfg
 
 
@@ -140,7 +138,8 @@ def base_config(data, variant, output, minutes, steps, threads, cache):
 
 
 def _run_options(cfg, a):
-    """``cfg`` with the command line's device and batch size."""
+    """``cfg`` with the command line's h = 0 labels, device and batch size (train and polish)."""
+    cfg["data"]["stationary_moments"] = a.stationary_moments
     cfg["device"] = a.device
     if a.batch_size:
         cfg["optim"]["batch_size"] = a.batch_size
@@ -180,14 +179,12 @@ def main(argv=None):
     if a.polish_from:
         out = a.output or f"runs/fe_polish_{a.variant}"
         cfg = polish_config(a.data, out, a.minutes, a.steps, a.threads, a.cache, a.variant,
-                            a.energy_weight, a.stress_weight, a.lr, a.stationary_moments,
-                            a.magnetic_force_weight)
+                            a.energy_weight, a.stress_weight, a.lr, a.magnetic_force_weight)
         res = finetune(_run_options(cfg, a), a.polish_from)
         print(json.dumps(res["metrics"].get("test", {}).get("overall"), indent=1))
         return
     cfg = config(a.data, a.variant, a.output, a.minutes, a.steps, a.threads, a.cache, a.channels,
                  a.stress_weight, a.preset)
-    cfg["data"]["stationary_moments"] = a.stationary_moments
     res = train(_run_options(cfg, a))
     print(json.dumps({k: res["metrics"].get("test", {}).get("overall") for k in ["test"]}, indent=1))
 

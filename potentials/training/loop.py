@@ -67,8 +67,8 @@ def resolve_device(name):
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError):
-        raise InputError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {name!r}") from None
-    if device.type not in ("cpu", "cuda"):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
         raise InputError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {name!r}")
     if device.type == "cuda":
         if not torch.cuda.is_available():

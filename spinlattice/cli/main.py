@@ -116,7 +116,7 @@ def build_parser():
     p.add_argument("data", help="extxyz file with reference labels")
     p.add_argument("--output", help="directory for metrics.json, metrics.md, parity.png")
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--device", help="cpu (default), cuda, cuda:N or auto")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     p.add_argument("--group-key", default="config_type", help="per-group metrics by this key")
     p.add_argument("--zero-moments", action="store_true", help="set all moments to zero")
     p.add_argument("--stationary-moments", action="store_true",

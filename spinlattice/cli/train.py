@@ -65,5 +65,5 @@ def main_evaluate(args):
     evaluate(args.checkpoint, args.data, keys=keys, output=args.output,
              batch_size=args.batch_size, group_key=args.group_key,
              zero_moments=args.zero_moments, stationary_moments=args.stationary_moments,
-             device=args.device or "cpu")
+             device=args.device)
     return 0
