@@ -7,6 +7,8 @@
 * :func:`fe_training_residuals`: where the *training* energy error of a run sits (elastic
   cells by nearest-neighbour distance and |m|) and whether a least-squares pair potential
   fitted to the residuals removes it (a missing pair term would).
+* :func:`fe_model_agreement`: whether differently trained models share their largest test
+  errors, how far those frames are from the training set, and what a committee mean gives.
 * :func:`nio_constraint_outliers`: NiO frames whose constrained Ni moment magnitudes are off the
   DeltaSpin target (an unconverged constraint: the longitudinal magnetic force then carries the
   longitudinal stiffness, which frames at fixed |m| never show) and the magnetic-force error
@@ -175,6 +177,55 @@ def fe_training_residuals(w, run, frames, ridge=1e-2):
       + ", ".join(f"{k} {np.sqrt(np.mean(res[k] ** 2)):.1f} → "
                   f"{np.sqrt(np.mean((res[k] + X[k] @ c) ** 2)):.1f}" for k in sets)
       + " meV/atom.\n")
+
+
+def nearest_training_distance(test, train):
+    """(n_test,) Euclidean distance from each test frame to the nearest training frame in the
+    per-atom pair-distance histogram of :func:`_pair_features` (a structural descriptor: equal
+    for frames whose pair-distance distributions agree up to 4.5 Å, moments ignored)."""
+    from spinlattice.neighbors import state_neighbor_list
+
+    def descriptor(f):
+        return _pair_features(state_neighbor_list(f.state, PAIR_CUTOFF).distances, f.n_atoms)
+
+    X = np.array([descriptor(f) for f in train])
+    return np.array([np.linalg.norm(X - descriptor(f), axis=1).min() for f in test])
+
+
+def fe_model_agreement(w, evaluated, train, n_top=6):
+    """Markdown: do differently trained models (``evaluated`` = {name: :func:`evaluate_test_set`},
+    same test split) share their largest test energy errors, and are those frames far from the
+    training set (:func:`nearest_training_distance` against ``train``)? Errors shared in sign
+    and size by every model are a property of the data coverage, not of one fit; a committee
+    mean then does not remove them, though its spread flags them."""
+    names = list(evaluated)
+    test = evaluated[names[0]][0]
+    if len({len(evaluated[n][1]) for n in names}) != 1:
+        raise ValueError("fe_model_agreement: the runs were not evaluated on the same test set")
+    d = np.array([evaluated[n][1] for n in names])  # (n_models, n_test) meV/atom
+    best = int(np.argmin(np.sqrt(np.mean(d ** 2, axis=1))))
+    top = np.argsort(-np.abs(d[best]))[:n_top]
+    spread = d.std(axis=0)
+    far = nearest_training_distance(test, train)
+    w(f"Energy errors [meV/atom] of {len(names)} runs on the test frames where "
+      f"`{names[best]}` errs most; the distance to the nearest training frame (pair-distance "
+      f"histogram) is given as its rank among the {len(test)} test frames (1 = most isolated):\n")
+    w("| frame | volume [Å³/atom] | " + " | ".join(f"`{n}`" for n in names)
+      + " | spread | isolation rank |")
+    w("|---" * (len(names) + 4) + "|")
+    rank = np.empty(len(far), int)
+    rank[np.argsort(-far)] = np.arange(1, len(far) + 1)
+    for k in top:
+        f = test[k]
+        vol = abs(np.linalg.det(f.state.cell)) / f.n_atoms
+        w(f"| {f.config_type[:12]} ({f.n_atoms} atoms) | {vol:.1f} | "
+          + " | ".join(f"{x:+.0f}" for x in d[:, k]) + f" | {spread[k]:.0f} | {rank[k]} |")
+    committee = np.sqrt(np.mean(d.mean(axis=0) ** 2))
+    w(f"\nCommittee mean of the {len(names)} runs: test energy RMSE {committee:.1f} meV/atom "
+      f"(best single run {np.sqrt(np.mean(d[best] ** 2)):.1f}). Spread across runs: median "
+      f"{np.median(spread):.1f} meV/atom over the test set, {np.median(spread[top]):.0f} on "
+      f"the frames above. Median isolation rank of the {n_top} frames: "
+      f"{int(np.median(rank[top]))}.\n")
 
 
 def fe_moment_stationarity(w, evaluated):
