@@ -39,6 +39,7 @@ HOWTO = """## How the runs are made
     python examples/train_fe.py --variant magnetic      # and --variant nonmagnetic
     python examples/train_nio.py --variant soc          # and --variant nosoc
     python examples/finetune_fe.py                      # pre-train, then the N-frame study
+    python examples/fe_capacity_check.py                # model variants on the elastic cells
     python examples/accuracy.py                         # this file
 
 Each recipe writes a run directory (``runs/...``: config.json, split.json, log.jsonl,
