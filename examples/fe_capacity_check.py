@@ -21,9 +21,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_fe import DEFAULT_DATA, config  # noqa: E402
+from train_fe import DEFAULT_DATA, ELASTIC, config  # noqa: E402
 
-ELASTIC = "CCMC-bcc-hcp-elastic_Jun2020"
 #: name -> (model overrides, loss overrides, h = 0 labels)
 VARIANTS = {
     "base": ({}, {}, True),

@@ -211,6 +211,32 @@ def test_split_reproducible_and_by_group():
         D.split_frames(frames, test_groups=["c"])
 
 
+def test_group_repeats_draw_a_group_k_times_per_epoch(tmp_path):
+    """``optim.group_repeats``: each frame of a named group appears k times in the epoch's
+    training list (others once); bad names and counts are clear errors; the loop trains on
+    the repeated list (its checkpoint records 2 frames × 3 = 6 training entries)."""
+    import dataclasses
+
+    from spinlattice.potentials.training.loop import load_training_state, train
+
+    base = read_extxyz(str(FE16))
+    frames = [dataclasses.replace(base[0], config_type="elastic"),
+              dataclasses.replace(base[1], config_type="md")]
+    out = D.repeat_groups(frames, {"elastic": 3})
+    assert [f.config_type for f in out] == ["elastic"] * 3 + ["md"]
+    assert D.repeat_groups(frames, {}) == frames
+    with pytest.raises(InputError, match="no training frame has config_type 'liquid'"):
+        D.repeat_groups(frames, {"liquid": 2})
+    for bad in (0, 1.5, True):
+        with pytest.raises(InputError, match="integer"):
+            D.repeat_groups(frames, {"md": bad})
+    cfg = _config(tmp_path, "rep", 1)
+    cfg["optim"]["group_repeats"] = {"None": 3}  # the fixture's frames carry no config_type
+    train(cfg, log=_quiet)
+    extra = json.loads(load_training_state(tmp_path / "rep" / "checkpoint.pt")["extra_json"])
+    assert extra["n_train"] == 6
+
+
 def test_cli_train_finetune_evaluate(tmp_path, capsys):
     """End to end through the CLI: train 2 steps, fine-tune 1 step with the radial MLP frozen
     (frozen weights unchanged), evaluate; evaluating on an unknown element (Al) is a clear

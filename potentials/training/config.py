@@ -45,7 +45,9 @@ DEFAULTS = {
              "stress": 1.0, "magnetic_forces": 100.0, "group_weights": {}},
     "optim": {"optimizer": "adamw", "amsgrad": True, "lr": 0.01, "weight_decay": 0.0,
               "clip": 10.0, "schedule": "cosine", "warmup_steps": 0, "lr_min_factor": 0.02,
-              "ema_decay": 0.99, "batch_size": 4, "max_steps": 1000, "max_time_s": None},
+              "ema_decay": 0.99, "batch_size": 4, "max_steps": 1000, "max_time_s": None,
+              # {group: k}: the training frames of that group are drawn k times per epoch
+              "group_repeats": {}},
     # MACE-style second stage (Batatia et al., NeurIPS 2022, training protocol): from step
     # start_fraction·max_steps on, the loss weights in "loss" replace the first-stage ones
     # (typically a much larger energy weight) and, if "lr" is set, the lr is that constant;
@@ -65,7 +67,8 @@ DEFAULTS = {
 }
 
 #: Sections whose keys are free-form (user names).
-_FREE = {("data", "keys"), ("loss", "group_weights"), ("stage_two", "loss")}
+_FREE = {("data", "keys"), ("loss", "group_weights"), ("stage_two", "loss"),
+         ("optim", "group_repeats")}
 
 FINETUNE_OPTIM = {"lr": 5e-4, "clip": 10.0}
 

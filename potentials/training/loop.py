@@ -394,9 +394,10 @@ def train(config, init_model=None, finetune=False, callback=None, log=print):
     log(f"model: {model.n_parameters()} parameters, species {model.species}, "
         f"spin_orbit {model.spin_orbit}, dtype {model.dtype}, device {device}; "
         f"spin-rotation augmentation {augment}")
-    train_frames, bs = sets["train"], int(oc["batch_size"])
+    train_frames = D.repeat_groups(sets["train"], oc["group_repeats"], sc["group_key"])
+    bs = int(oc["batch_size"])
     n_batches = math.ceil(len(train_frames) / bs)
-    eval_frames = sets["valid"] or train_frames
+    eval_frames = sets["valid"] or sets["train"]
     max_steps, seed = int(oc["max_steps"]), int(cfg["seed"])
     stage2 = stage_two_start(cfg)
     t0, last_t, last_step = time.time(), time.time(), step
