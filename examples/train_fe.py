@@ -47,7 +47,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "fe_npj2021" / "fe_npj2021.extxyz.gz"
 TEST_TYPES = ["MD-bcc_Te300K", "point_def"]
-ELASTIC = "CCMC-bcc-hcp-elastic_Jun2020"  # the 2-atom elastic cells: 55 % of frames, 4 % of atoms
+ELASTIC = "CCMC-bcc-hcp-elastic_Jun2020"  # the 2-atom elastic cells: 54 % of frames, 4 % of atoms
 
 
 PRESETS = {
