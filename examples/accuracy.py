@@ -30,7 +30,7 @@ from accuracy_diagnostics import (evaluate_test_set, fe_error_by_range,  # noqa:
                                   fe_error_concentration, fe_model_agreement,
                                   fe_moment_relaxation,
                                   fe_moment_stationarity, fe_training_residuals,
-                                  nio_constraint_outliers)  # noqa: E402
+                                  frames_of_split, nio_constraint_outliers)  # noqa: E402
 from finetune_fe import study_table  # noqa: E402
 
 
@@ -329,10 +329,9 @@ def main(argv=None):
             fe_error_concentration(w, name, ev, fe_frames)
     if (runs / "fe_stationary2_magnetic" / "model.pt").exists():
         fe_training_residuals(w, runs / "fe_stationary2_magnetic", fe_frames)
-    if len(evaluated) > 1:
-        first = runs / next(iter(evaluated)) / "split.json"
-        train_idx = json.loads(first.read_text())["train"]
-        fe_model_agreement(w, evaluated, [fe_frames[i] for i in train_idx])
+    if len(evaluated) > 1:  # every Fe run has the same split
+        train = frames_of_split(runs / next(iter(evaluated)), fe_frames, "train")
+        fe_model_agreement(w, evaluated, train)
     w("### Are the DFT moments stationary under the model?\n")
     w("The Fe data are converged unconstrained spin-polarised DFT, so at their moments "
       "h = −∂E/∂m = 0. A model that gives h ≠ 0 there does not even have the DFT moments as a "

@@ -23,9 +23,9 @@ import numpy as np
 from spinlattice.units import GPA
 
 
-def _test_frames(run, frames):
-    """The test frames of ``run`` (from its split.json)."""
-    return [frames[i] for i in json.loads((Path(run) / "split.json").read_text())["test"]]
+def frames_of_split(run, frames, which="test"):
+    """The ``which`` ("train", "valid" or "test") frames of ``run`` (from its split.json)."""
+    return [frames[i] for i in json.loads((Path(run) / "split.json").read_text())[which]]
 
 
 def evaluate_test_set(run, frames, stationary=False):
@@ -36,7 +36,7 @@ def evaluate_test_set(run, frames, stationary=False):
     from spinlattice.potentials.training.loop import load_any_model
     from spinlattice.potentials.training.loss import collect_errors
 
-    test = _test_frames(run, frames)
+    test = frames_of_split(run, frames)
     if json.loads((Path(run) / "config.json").read_text())["data"]["zero_moments"]:
         test = [without_moments(f) for f in test]  # a non-magnetic run's frames
     if stationary:
@@ -87,8 +87,9 @@ def _bin_masks(values, bins):
 def fe_error_by_range(w, name, evaluated, frames):
     """Markdown: test RMSE of energy (meV/atom), forces (meV/Å) and stress (GPa) of run
     ``name`` (``evaluated`` = :func:`evaluate_test_set`) in bins of E − E_min per atom and of
-    max |σ_ref|. The issue's targets are single numbers over a test set whose 2-atom elastic cells reach 7.8 eV/atom above E_min and |σ| ≈ 400 GPa; this
-    shows where the error sits against the range a simulation visits."""
+    max |σ_ref|. The issue's targets are single numbers over a test set whose 2-atom elastic
+    cells reach 7.8 eV/atom above E_min and |σ| ≈ 400 GPa; this shows where the error sits
+    against the range a simulation visits."""
     test, d, err = evaluated
     e_min = _e_min(frames)
     above = np.array([f.energy / f.n_atoms - e_min for f in test])
@@ -144,8 +145,7 @@ def fe_training_residuals(w, run, frames, ridge=1e-2):
     from spinlattice.potentials.training.loss import collect_errors
 
     model = load_any_model(Path(run) / "model.pt")
-    split = json.loads((Path(run) / "split.json").read_text())
-    sets = {k: [frames[i] for i in split[k]] for k in ("train", "valid", "test")}
+    sets = {k: frames_of_split(run, frames, k) for k in ("train", "valid", "test")}
     res = {}
     for k, fs in sets.items():
         err = collect_errors(model, fs)
@@ -266,7 +266,7 @@ def fe_moment_relaxation(w, runs, frames, n_md=2):
     for run in runs:
         if not (Path(run) / "model.pt").exists():
             continue
-        test = _test_frames(run, frames)
+        test = frames_of_split(run, frames)
         pick = ([f for f in test if f.config_type == "point_def"]
                 + [f for f in test if f.config_type == "MD-bcc_Te300K"][:n_md])
         pot = MMACEPotential(load_model(Path(run) / "model.pt", dtype=torch.float64))

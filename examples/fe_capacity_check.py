@@ -15,7 +15,6 @@ energy RMSE (meV/atom) on train / validation / test and the wall time; runs go t
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
