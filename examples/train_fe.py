@@ -88,6 +88,9 @@ PRESETS["two-layer"] = dict(model={**PRESETS["default-model"]["model"], "n_layer
 # main run (δ = 10 meV/atom, 10 meV/Å) does not minimise
 POLISH = dict(loss={"kind": "mse", "energy": 1000.0, "stress": 1000.0},
               optim={"lr": 1e-3, "clip": 10.0, "schedule": "cosine", "lr_min_factor": 0.05})
+# ``--mse``: the mean-squared loss from the first step (no Huber stage, no stage two), with the
+# weights of examples/fe_capacity_check.py, where it fitted the elastic cells best
+MSE_LOSS = {"kind": "mse", "energy": 1000.0, "stress": 1000.0}
 
 
 def polish_config(data, output, minutes, steps, threads, cache, variant="magnetic",
@@ -149,6 +152,11 @@ def _run_options(cfg, a):
         cfg["optim"]["batch_size"] = a.batch_size
     if a.elastic_repeats:
         cfg["optim"]["group_repeats"] = {ELASTIC: a.elastic_repeats}
+    if a.mse:
+        cfg["loss"].update(MSE_LOSS)
+        cfg.pop("stage_two", None)
+    if a.correlation:
+        cfg["model"]["correlation"] = a.correlation
     return cfg
 
 
@@ -180,12 +188,18 @@ def main(argv=None):
     p.add_argument("--elastic-repeats", type=int,
                    help="draw the 2-atom elastic cells this many times per epoch "
                         "(optim.group_repeats; they are ≈ 4 %% of the atoms)")
+    p.add_argument("--mse", action="store_true",
+                   help="mean-squared loss E/σ 1000/1000 from the first step, no stage two")
+    p.add_argument("--correlation", type=int,
+                   help="override the preset's body order ν (correlation order)")
     p.add_argument("--polish-from", metavar="MODEL",
                    help="instead of training: polish MODEL (e.g. runs/fe_long_magnetic/model.pt) "
                         "with the mean-squared loss for --steps steps")
     a = p.parse_args(argv)
     from spinlattice.potentials.training import finetune, train
     if a.polish_from:
+        if a.correlation:
+            p.error("--correlation changes the architecture; a polish keeps the model's own")
         out = a.output or f"runs/fe_polish_{a.variant}"
         cfg = polish_config(a.data, out, a.minutes, a.steps, a.threads, a.cache, a.variant,
                             a.energy_weight, a.stress_weight, a.lr, a.magnetic_force_weight)

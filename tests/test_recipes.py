@@ -38,3 +38,15 @@ def test_capacity_variants_train_on_the_elastic_cells_only(name):
     assert all(cfg["model"][k] == v for k, v in model.items())
     assert all(cfg["loss"][k] == v for k, v in loss.items())
     assert cfg["data"]["stationary_moments"] is stationary
+
+
+def test_mse_and_correlation_options_replace_the_presets_loss_and_body_order():
+    from argparse import Namespace
+    opts = Namespace(stationary_moments=True, device="cpu", batch_size=16, elastic_repeats=4,
+                     mse=True, correlation=3)
+    cfg = train_fe._run_options(train_fe.config("data.extxyz", preset="two-layer"), opts)
+    cfg = resolve_config(cfg)
+    assert cfg["loss"]["kind"] == "mse" and cfg["loss"]["energy"] == 1000.0
+    assert cfg["loss"]["stress"] == 1000.0 and cfg["stage_two"]["start_fraction"] is None
+    assert cfg["model"]["correlation"] == 3 and cfg["model"]["n_layers"] == 2
+    assert cfg["optim"]["group_repeats"] == {train_fe.ELASTIC: 4}
