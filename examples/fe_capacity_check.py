@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_fe import DEFAULT_DATA, ELASTIC, config  # noqa: E402
+from train_fe import DEFAULT_DATA, ELASTIC, MSE_LOSS, config  # noqa: E402
 
 #: name -> (model overrides, loss overrides, h = 0 labels)
 VARIANTS = {
@@ -42,7 +42,7 @@ def variant_config(name, data, steps, minutes, output):
                  preset="default-model")
     cfg["split"].update(only_groups=[ELASTIC], test_groups=[])
     cfg["model"].update(model)
-    cfg["loss"].update({"kind": "mse", "energy": 1000.0, "stress": 1000.0, **loss})
+    cfg["loss"].update({**MSE_LOSS, **loss})
     cfg["optim"]["batch_size"] = 16
     cfg["data"]["stationary_moments"] = stationary
     cfg["plots"] = False

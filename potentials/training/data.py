@@ -168,14 +168,15 @@ def repeat_groups(frames, repeats, key="config_type"):
     epoch draws that group ``repeats[g]`` times as often: cheap, rare or hard groups (e.g. the
     2-atom elastic cells of the Fe data, ≈ 4 % of its atoms) get more optimiser steps at little
     cost. Groups not named keep one copy; a name no frame carries is an error."""
-    present = {str(group_of(f, key)) for f in frames}
+    groups = [str(group_of(f, key)) for f in frames]
+    present = set(groups)
     for g, r in repeats.items():
         if g not in present:
             raise InputError(f"optim.group_repeats: no training frame has {key} {g!r}; "
                              f"groups present: {sorted(present)}")
         if not (isinstance(r, int) and not isinstance(r, bool) and r >= 1):
             raise InputError(f"optim.group_repeats[{g!r}] must be an integer ≥ 1, got {r!r}")
-    return [f for f in frames for _ in range(repeats.get(str(group_of(f, key)), 1))]
+    return [f for f, g in zip(frames, groups) for _ in range(repeats.get(g, 1))]
 
 
 def epoch_batches(n_frames, batch_size, seed, epoch, shuffle=True):
