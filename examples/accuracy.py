@@ -137,7 +137,11 @@ def order_errors(model_path, frames, pairs, zero_moments):
     return pred_d - ref_d, ref_d
 
 
-FE_PRESETS = (("ν = 3, MSE from the start, elastic cells ×4, h = 0 labels, batch 16",
+FE_PRESETS = (("ν = 3 MSE run + a second cosine cycle (MSE polish, lr 1e-3, same options)",
+               "fe_nu3_mse2_"),
+              ("two-layer MSE run + a second cosine cycle (MSE polish, lr 1e-3, same options)",
+               "fe_twolayer_mse2_"),
+              ("ν = 3, MSE from the start, elastic cells ×4, h = 0 labels, batch 16",
                "fe_nu3_mse_"),
               ("two-layer, MSE from the start, elastic cells ×4, h = 0 labels, batch 16",
                "fe_twolayer_mse_"),
@@ -151,8 +155,9 @@ FE_PRESETS = (("ν = 3, MSE from the start, elastic cells ×4, h = 0 labels, bat
               ("default-model-long", "fe_long_"), ("default-model", "fe_default_"),
               ("paper-fe", "fe_paper_"), ("small", "fe_"))
 #: runs whose largest test energy errors are listed (the shipped model last)
-CONCENTRATION = ("fe_nu3_mse_", "fe_twolayer_mse_", "fe_stationary2_", "fe_stationary_",
-                 "fe_polish2_", "fe_twolayer_", "fe_polish_", "fe_long_")
+CONCENTRATION = ("fe_nu3_mse2_", "fe_twolayer_mse2_", "fe_nu3_mse_", "fe_twolayer_mse_",
+                 "fe_stationary2_", "fe_stationary_", "fe_polish2_", "fe_twolayer_", "fe_polish_",
+                 "fe_long_")
 #: fine-tuning studies: (run directory, pre-training preset, fine-tuning lr)
 FT_STUDIES = (("fe_finetune_default", "default-model", "5e-4 (paper)"),
               ("fe_finetune_default_lr5e-3", "default-model", "5e-3"),
@@ -242,6 +247,11 @@ def run_recipes(fe_data, nio_data):
     fe("runs/fe_nu3_mse_magnetic", "--preset", "default-model", "--correlation", "3", "--steps",
        "18000", *from_scratch)
     fe("runs/fe_twolayer_mse_magnetic", "--preset", "two-layer", "--steps", "12000", *from_scratch)
+    for name, steps in (("nu3", "15000"), ("twolayer", "11500")):  # a second cycle, ≈ 2 h each
+        fe(f"runs/fe_{name}_mse2_magnetic", "--polish-from",
+           f"runs/fe_{name}_mse_magnetic/model.pt",
+           "--stationary-moments", "--elastic-repeats", "4", "--batch-size", "16", "--steps",
+           steps, "--minutes", "115")
     subprocess.run([py, str(HERE / "finetune_fe.py"), "--preset", "default-model",
                     "--pretrain-steps", "8000", "--pretrain-minutes", "45", "--steps", "1000",
                     "--output", "runs/fe_finetune_default", "--data", str(fe_data)], check=True)
