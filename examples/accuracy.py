@@ -242,16 +242,14 @@ def run_recipes(fe_data, nio_data):
     fe("runs/fe_stationary2_magnetic", "--polish-from", "runs/fe_stationary_magnetic/model.pt",
        "--stationary-moments", "--steps", "20000", *heavy, "--minutes", "60")
     fe("runs/fe_twolayer_magnetic", "--preset", "two-layer", "--steps", "12000", "--minutes", "85")
-    from_scratch = ("--mse", "--stationary-moments", "--elastic-repeats", "4",
-                    "--batch-size", "16", "--minutes", "135")  # ≈ 2 h each, two side by side
+    options = ("--stationary-moments", "--elastic-repeats", "4", "--batch-size", "16")
+    from_scratch = ("--mse", *options, "--minutes", "135")  # ≈ 2 h each, two side by side
     fe("runs/fe_nu3_mse_magnetic", "--preset", "default-model", "--correlation", "3", "--steps",
        "18000", *from_scratch)
     fe("runs/fe_twolayer_mse_magnetic", "--preset", "two-layer", "--steps", "12000", *from_scratch)
     for name, steps in (("nu3", "15000"), ("twolayer", "11500")):  # a second cycle, ≈ 2 h each
         fe(f"runs/fe_{name}_mse2_magnetic", "--polish-from",
-           f"runs/fe_{name}_mse_magnetic/model.pt",
-           "--stationary-moments", "--elastic-repeats", "4", "--batch-size", "16", "--steps",
-           steps, "--minutes", "115")
+           f"runs/fe_{name}_mse_magnetic/model.pt", *options, "--steps", steps, "--minutes", "115")
     subprocess.run([py, str(HERE / "finetune_fe.py"), "--preset", "default-model",
                     "--pretrain-steps", "8000", "--pretrain-minutes", "45", "--steps", "1000",
                     "--output", "runs/fe_finetune_default", "--data", str(fe_data)], check=True)
