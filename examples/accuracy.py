@@ -27,8 +27,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from accuracy_diagnostics import (evaluate_test_set, fe_error_by_range,  # noqa: E402
-                                  fe_error_concentration, fe_model_agreement,
-                                  fe_moment_relaxation,
+                                  fe_error_concentration, fe_label_consistency,
+                                  fe_model_agreement, fe_moment_relaxation,
                                   fe_moment_stationarity, fe_training_residuals,
                                   frames_of_split, nio_constraint_outliers)  # noqa: E402
 from finetune_fe import study_table  # noqa: E402
@@ -335,6 +335,8 @@ def main(argv=None):
               "</details>\n")
     from spinlattice.potentials.training.data import load_frames
     fe_frames = load_frames(a.fe_data, cache=a.cache)
+    w("### Are the reference labels consistent?\n")
+    fe_label_consistency(w, fe_frames)
     # one evaluation per run (with h = 0 labels: h at the DFT moments comes with it)
     listed = [prefix for _, prefix in FE_PRESETS
               if prefix in CONCENTRATION + ("fe_accurate_", "fe_stationary_h10_")]

@@ -22,28 +22,32 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_fe import DEFAULT_DATA, ELASTIC, MSE_LOSS, config  # noqa: E402
 
-#: name -> (model overrides, loss overrides, h = 0 labels)
+#: name -> (model overrides, loss overrides, h = 0 labels, optimiser overrides)
 VARIANTS = {
-    "base": ({}, {}, True),
-    "two-layer": ({"n_layers": 2}, {}, True),
-    "nu3": ({"correlation": 3}, {}, True),
-    "readout64": ({"readout_hidden": 64}, {}, True),
-    "channels128": ({"channels": 128}, {}, True),
-    "r5.5": ({"r_max": 5.5}, {}, True),
-    "energy-only": ({}, {"forces": 0.0, "stress": 0.0, "magnetic_forces": 0.0}, False),
-    "energy+stress": ({}, {"forces": 0.0, "magnetic_forces": 0.0}, False),
+    "base": ({}, {}, True, {}),
+    "two-layer": ({"n_layers": 2}, {}, True, {}),
+    "nu3": ({"correlation": 3}, {}, True, {}),
+    "readout64": ({"readout_hidden": 64}, {}, True, {}),
+    "channels128": ({"channels": 128}, {}, True, {}),
+    "r5.0": ({"r_max": 5.0}, {}, True, {}),
+    "r5.5": ({"r_max": 5.5}, {}, True, {}),
+    "energy-only": ({}, {"forces": 0.0, "stress": 0.0, "magnetic_forces": 0.0}, False, {}),
+    "energy+stress": ({}, {"forces": 0.0, "magnetic_forces": 0.0}, False, {}),
+    # decoupled AdamW weight decay: each step shrinks the weights by lr · λ
+    "wd0.01": ({}, {}, True, {"weight_decay": 0.01}),
+    "wd0.1": ({}, {}, True, {"weight_decay": 0.1}),
 }
 
 
 def variant_config(name, data, steps, minutes, output):
     """The training configuration of variant ``name`` (see the module docstring)."""
-    model, loss, stationary = VARIANTS[name]
+    model, loss, stationary, optim = VARIANTS[name]
     cfg = config(data, "magnetic", output, minutes, steps, 1, "runs/cache/fe.pkl",
                  preset="default-model")
     cfg["split"].update(only_groups=[ELASTIC], test_groups=[])
     cfg["model"].update(model)
     cfg["loss"].update({**MSE_LOSS, **loss})
-    cfg["optim"]["batch_size"] = 16
+    cfg["optim"].update(batch_size=16, **optim)
     cfg["data"]["stationary_moments"] = stationary
     cfg["plots"] = False
     return cfg

@@ -157,6 +157,10 @@ def _run_options(cfg, a):
         cfg.pop("stage_two", None)
     if a.correlation:
         cfg["model"]["correlation"] = a.correlation
+    if a.r_max:
+        cfg["model"]["r_max"] = a.r_max
+    if a.weight_decay is not None:
+        cfg["optim"]["weight_decay"] = a.weight_decay
     return cfg
 
 
@@ -192,14 +196,20 @@ def main(argv=None):
                    help="mean-squared loss E/σ 1000/1000 from the first step, no stage two")
     p.add_argument("--correlation", type=int,
                    help="override the preset's body order ν (correlation order)")
+    p.add_argument("--r-max", type=float,
+                   help="override the cutoff radius r_max [Å] (default 4.5; the stretched "
+                        "elastic cells have cell axes up to 4.8 Å)")
+    p.add_argument("--weight-decay", type=float,
+                   help="decoupled AdamW weight decay (optim.weight_decay, default 0)")
     p.add_argument("--polish-from", metavar="MODEL",
                    help="instead of training: polish MODEL (e.g. runs/fe_long_magnetic/model.pt) "
                         "with the mean-squared loss for --steps steps")
     a = p.parse_args(argv)
     from spinlattice.potentials.training import finetune, train
     if a.polish_from:
-        if a.correlation:
-            p.error("--correlation changes the architecture; a polish keeps the model's own")
+        if a.correlation or a.r_max:
+            p.error("--correlation and --r-max change the architecture; a polish keeps the "
+                    "model's own")
         out = a.output or f"runs/fe_polish_{a.variant}"
         cfg = polish_config(a.data, out, a.minutes, a.steps, a.threads, a.cache, a.variant,
                             a.energy_weight, a.stress_weight, a.lr, a.magnetic_force_weight)

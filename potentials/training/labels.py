@@ -1,0 +1,122 @@
+"""Are the stress labels the strain derivative of the energy labels? A check on DFT data.
+
+A conservative potential has σ = (1/V) ∂E/∂ε exactly (ASE sign: positive = tensile, atoms
+moving affinely with the cell). Reference data need not: a finite plane-wave basis at fixed
+cutoff adds a Pulay stress (Francis & Payne, J. Phys. Condens. Matter 2, 4395 (1990)), a
+different smearing or k-mesh between runs adds energy noise, and a stress written with the
+opposite sign convention or in the wrong unit is simply wrong. Any such mismatch is an error
+floor that no model fitted to both labels can go below. Frames related by a small homogeneous
+strain measure it:
+
+    E_b − E_a = ½ [V_a σ_a : sym(F − 1) + V_b σ_b : sym(1 − F⁻¹)] + O(‖F − 1‖³),   C_b = C_a Fᵀ  (1)
+
+(C has the lattice vectors as rows): the trapezoid rule for ∫ V σ : D dt along the straight path
+F(t) = 1 + t (F − 1), whose rate of deformation D = sym(Ḟ F(t)⁻¹) is sym(F − 1) at a and
+sym(1 − F⁻¹) at b; the error is the path's third derivative of E / 12, ~ C_ijkl ‖F − 1‖³ V. It holds
+when both frames have the same atoms at the same fractional coordinates and, for spin-polarised
+DFT, lie on the same magnetic branch: self-consistent moments make E stationary in m, so moments
+that change smoothly with strain add nothing at first order, but a jump to another
+self-consistent solution adds the energy difference of the branches.
+
+A constant isotropic offset s in the stress labels (σ_label = σ + s·1, e.g. a Pulay stress)
+changes the right side of (1) by s · V tr(ε), ε = sym(F − 1), to leading order;
+:func:`stress_energy_consistency` fits s by least squares.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spinlattice.units import GPA
+
+
+def strain_pairs(frames, max_strain=0.03, position_tol=1e-3):
+    """Pairs of labelled frames related by a small homogeneous strain, and eq. (1) for each.
+
+    frames : LabelledFrame list; only frames with energy and stress labels are used.
+    max_strain : largest Frobenius norm ‖F − 1‖ of the deformation gradient of a pair.
+    position_tol : largest difference of fractional coordinates (modulo 1).
+    Returns a dict of arrays over the n pairs: ``pairs`` (n, 2) indices into ``frames``,
+    ``strain`` (n,) ‖F − 1‖, ``energy_change`` (n,) (E_b − E_a)/N eV/atom, ``stress_work``
+    (n,) the right side of (1) per atom (eV/atom), ``volumetric`` (n,) ½(V_a + V_b) tr(ε)/N
+    Å³/atom (the coefficient of an isotropic stress offset) and ``moment_change`` (n,)
+    max_i ||m_b,i| − |m_a,i|| μB.
+    """
+    groups = {}
+    for k, f in enumerate(frames):
+        if f.energy is not None and f.stress is not None:
+            groups.setdefault(np.asarray(f.state.numbers).tobytes(), []).append(k)
+    out = {name: [] for name in ("pairs", "strain", "energy_change", "stress_work",
+                                 "volumetric", "moment_change")}
+    for members in groups.values():
+        _pairs_of_group([frames[k] for k in members], np.array(members), max_strain,
+                        position_tol, out)
+    result = {k: np.asarray(v, dtype=float) for k, v in out.items()}
+    result["pairs"] = result["pairs"].reshape(-1, 2).astype(np.int64)
+    return result
+
+
+def _pairs_of_group(frames, index, max_strain, position_tol, out):
+    """Append the pairs among ``frames`` (same atomic numbers, in order) to ``out``."""
+    cells = np.array([np.asarray(f.state.cell, dtype=float) for f in frames])
+    if np.any(np.abs(np.linalg.det(cells)) < 1e-9):
+        return  # non-periodic frames have no stress
+    vol = np.abs(np.linalg.det(cells))
+    frac = np.array([np.asarray(f.state.positions) @ np.linalg.inv(c)
+                     for f, c in zip(frames, cells)])
+    mags = np.array([np.linalg.norm(f.state.moments, axis=1) for f in frames])
+    energy = np.array([f.energy for f in frames])
+    stress = np.array([np.asarray(f.stress, dtype=float).reshape(3, 3) for f in frames])
+    n_atoms = frames[0].n_atoms
+    eye = np.eye(3)
+    for a in range(len(frames) - 1):
+        b = np.arange(a + 1, len(frames))
+        F = np.linalg.solve(cells[a][None], cells[b]).transpose(0, 2, 1)
+        norm = np.linalg.norm(F - eye, axis=(1, 2))
+        d = frac[b] - frac[a]
+        d -= np.round(d)
+        near = (norm <= max_strain) & (np.abs(d).max(axis=(1, 2)) <= position_tol)
+        for j, Fj in zip(b[near], F[near]):
+            eps = 0.5 * (Fj + Fj.T) - eye
+            back = eye - np.linalg.inv(Fj)
+            work = 0.5 * (vol[a] * np.sum(stress[a] * eps)
+                          + vol[j] * np.sum(stress[j] * 0.5 * (back + back.T)))
+            out["pairs"].append((index[a], index[j]))
+            out["strain"].append(np.linalg.norm(Fj - eye))
+            out["energy_change"].append((energy[j] - energy[a]) / n_atoms)
+            out["stress_work"].append(work / n_atoms)
+            out["volumetric"].append(0.5 * (vol[a] + vol[j]) * np.trace(eps) / n_atoms)
+            out["moment_change"].append(np.abs(mags[j] - mags[a]).max())
+
+
+def stress_energy_consistency(frames, max_strain=0.03, position_tol=1e-3, branch_tol=0.05):
+    """How far the stress labels are from the strain derivative of the energy labels.
+
+    Uses :func:`strain_pairs`; pairs whose moment magnitudes change by more than
+    ``branch_tol`` μB on some site are counted as a change of magnetic branch and left out of
+    the fit. Returns a dict: ``n_pairs``, ``n_same_branch``, ``rms_energy_change`` and
+    ``rms_residual`` (meV/atom; residual = left − right side of (1), same-branch pairs),
+    ``rms_residual_all`` (meV/atom, every pair), ``stress_offset`` (GPa; the isotropic
+    offset s of the stress labels that best explains the residuals: σ_label ≈ ∂E/∂ε / V + s·1),
+    ``stress_offset_error`` (GPa; its standard error: large when the pairs hardly change the
+    volume) and ``rms_residual_after_offset`` (meV/atom). ``n_pairs`` = 0 (and NaN figures) when no
+    frames are related by a small strain.
+    """
+    p = strain_pairs(frames, max_strain, position_tol)
+    same = p["moment_change"] <= branch_tol
+    residual = p["energy_change"] - p["stress_work"]
+    out = dict(n_pairs=len(residual), n_same_branch=int(same.sum()))
+    if not same.any():
+        return {**out, **{k: float("nan") for k in (
+            "rms_energy_change", "rms_residual", "rms_residual_all", "stress_offset",
+            "stress_offset_error", "rms_residual_after_offset")}}
+    r, a = residual[same], p["volumetric"][same]
+    aa = float(np.dot(a, a))
+    coef = float(np.dot(a, r)) / aa if aa > 0 else 0.0
+    rest = r - coef * a
+    dof = max(len(r) - 1, 1)
+    error = float(np.sqrt(np.dot(rest, rest) / dof / aa)) / GPA if aa > 0 else float("inf")
+    rms = lambda x: float(1e3 * np.sqrt(np.mean(x ** 2)))  # noqa: E731  eV → meV
+    return {**out, "rms_energy_change": rms(p["energy_change"][same]), "rms_residual": rms(r),
+            "rms_residual_all": rms(residual), "stress_offset": -coef / GPA,
+            "stress_offset_error": error, "rms_residual_after_offset": rms(rest)}

@@ -1,0 +1,81 @@
+"""The stress/energy label check (potentials/training/labels.py) on labels of known quality.
+
+EMT copper gives labels whose stress is exactly (1/V) ∂E/∂ε; the check must find them
+consistent, recover a stress offset put into them, and see a flipped sign convention.
+"""
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
+
+from spinlattice.io import LabelledFrame
+from spinlattice.potentials.training.labels import stress_energy_consistency, strain_pairs
+from spinlattice.state import SpinLatticeState
+from spinlattice.units import GPA
+
+
+def strained_frames(n=12, amplitude=0.004, seed=0, moments=None):
+    """fcc Cu (4-atom cubic cell) under ``n`` random symmetric strains |ε_ij| ≤ amplitude,
+    labelled by EMT: energy (eV) and stress (eV/Å³, ASE sign)."""
+    rng = np.random.default_rng(seed)
+    base = bulk("Cu", "fcc", a=3.61, cubic=True)
+    frames = []
+    for k in range(n):
+        eps = rng.uniform(-amplitude, amplitude, (3, 3))
+        atoms = base.copy()
+        atoms.set_cell(base.cell @ (np.eye(3) + 0.5 * (eps + eps.T)), scale_atoms=True)
+        atoms.calc = EMT()
+        m = np.zeros((4, 3)) if moments is None else moments(k)
+        frames.append(LabelledFrame(
+            state=SpinLatticeState.from_atoms(atoms, moments=m),
+            energy=atoms.get_potential_energy(),
+            stress=atoms.get_stress(voigt=False)))
+    return frames
+
+
+def with_stress(frames, fn):
+    return [LabelledFrame(state=f.state, energy=f.energy, stress=fn(f.stress)) for f in frames]
+
+
+def test_exact_derivative_labels_are_consistent():
+    c = stress_energy_consistency(strained_frames())
+    assert c["n_pairs"] == c["n_same_branch"] == 66  # every pair of 12 frames: ‖F − 1‖ < 0.02
+    # the trapezoid error is ~ C ‖F − 1‖³ V (0.004 meV/atom at 1 % strain in EMT Cu, scaling
+    # as the cube; measured here 0.8 % of the energy changes); a 0.1 GPa stress offset or 1 %
+    # energy noise would exceed the bounds
+    assert c["rms_energy_change"] > 1.0
+    assert c["rms_residual"] < 0.02 * c["rms_energy_change"]
+    assert abs(c["stress_offset"]) < 0.05
+
+
+def test_an_isotropic_stress_offset_is_recovered():
+    frames = with_stress(strained_frames(), lambda s: s + 1.0 * GPA * np.eye(3))
+    c = stress_energy_consistency(frames)
+    assert c["stress_offset"] == pytest.approx(1.0, abs=0.05)
+    assert c["stress_offset_error"] < 0.05
+    assert c["rms_residual"] > 0.3  # 1 GPa · V tr(ε): 0.07 meV/atom per 1 % volume change
+    assert c["rms_residual_after_offset"] < 0.05 * c["rms_residual"]
+
+
+def test_a_flipped_sign_convention_is_seen():
+    c = stress_energy_consistency(with_stress(strained_frames(), lambda s: -s))
+    # the work changes sign: residual = 2 × energy change
+    assert c["rms_residual"] == pytest.approx(2.0 * c["rms_energy_change"], rel=0.02)
+    assert c["stress_offset"] < -1.0
+
+
+def test_pairs_across_a_magnetic_branch_are_left_out_of_the_fit():
+    jump = lambda k: np.tile([0.0, 0.0, 2.0 if k >= 6 else 0.5], (4, 1))  # noqa: E731
+    c = stress_energy_consistency(strained_frames(moments=jump))
+    assert c["n_pairs"] == 66 and c["n_same_branch"] == 15 + 15  # within {0..5} and {6..11}
+
+
+def test_frames_with_different_internal_coordinates_are_not_paired():
+    frames = strained_frames(n=2)
+    moved = frames[1].state.replace(positions=frames[1].state.positions + [0.05, 0.0, 0.0]
+                                    * np.array([[1], [0], [0], [0]]))
+    frames[1] = LabelledFrame(state=moved, energy=frames[1].energy, stress=frames[1].stress)
+    p = strain_pairs(frames)
+    assert p["pairs"].shape == (0, 2)
+    assert np.isnan(stress_energy_consistency(frames)["rms_residual"])
