@@ -233,41 +233,29 @@ def fe_model_agreement(w, evaluated, train, n_top=6):
 
 
 def fe_label_consistency(w, frames, max_strain=0.01, branch_tol=0.05):
-    """Markdown: per config type, :func:`~spinlattice.potentials.training.labels.
-    stress_energy_consistency` of the reference labels (pairs with ‖F − 1‖ ≤ ``max_strain``),
-    then the pairs whose two frames come from different config types: their mean residual is a
-    constant energy offset between the two sets of calculations, which no single model fits."""
-    from spinlattice.potentials.training.labels import stress_energy_consistency, strain_pairs
+    """Markdown: per config type, whether the reference stresses are the strain derivative of
+    the reference energies, and the energy offsets between config types that hold the same
+    structures (:func:`~spinlattice.potentials.training.labels.consistency_by_group`)."""
+    from spinlattice.potentials.training.labels import consistency_by_group
+    c = consistency_by_group(frames, max_strain, branch_tol=branch_tol)
     w(f"Pairs of frames with the same fractional coordinates and cells related by a strain "
       f"‖F − 1‖ ≤ {max_strain:g}, on the same magnetic branch (no site's |m| changes by more "
       f"than {branch_tol:g} μB). Residual = ΔE_ref − stress work of the reference stresses "
       "(trapezoid rule, error ~ C‖F − 1‖³ V: 0.004 meV/atom at 1 % strain in EMT Cu); "
-      "offset = the isotropic "
-      "stress offset s that best explains it (σ_ref ≈ (1/V)∂E_ref/∂ε + s·1, a Pulay-like "
-      "error):\n")
+      "offset = the isotropic stress offset s that best explains it "
+      "(σ_ref ≈ (1/V)∂E_ref/∂ε + s·1, a Pulay-like error):\n")
     w("| config type | pairs (same branch) | RMS ΔE_ref [meV/atom] | RMS residual [meV/atom] | "
       "offset s ± standard error [GPa] | RMS residual after s [meV/atom] |")
     w("|---|---|---|---|---|---|")
-    types = sorted({f.config_type for f in frames}, key=str)
-    for t in types:
-        c = stress_energy_consistency([f for f in frames if f.config_type == t], max_strain,
-                                      branch_tol=branch_tol)
-        if c["n_same_branch"]:
-            w(f"| {t} | {c['n_pairs']} ({c['n_same_branch']}) | {c['rms_energy_change']:.2f} | "
-              f"{c['rms_residual']:.3f} | {c['stress_offset']:+.2f} ± {c['stress_offset_error']:.2f} | "
-              f"{c['rms_residual_after_offset']:.3f} |")
-    p = strain_pairs(frames, max_strain)
-    kind = np.array([str(f.config_type) for f in frames])
-    ka, kb = kind[p["pairs"][:, 0]], kind[p["pairs"][:, 1]]
-    residual = 1e3 * (p["energy_change"] - p["stress_work"])
-    cross = (ka != kb) & (p["moment_change"] <= branch_tol)
+    for t, g in c["groups"].items():
+        w(f"| {t} | {g['n_pairs']} ({g['n_same_branch']}) | {g['rms_energy_change']:.2f} | "
+          f"{g['rms_residual']:.3f} | {g['stress_offset']:+.2f} ± "
+          f"{g['stress_offset_error']:.2f} | {g['rms_residual_after_offset']:.3f} |")
     w("\nPairs across config types (E of the second type − E of the first − stress work):\n")
     w("| first type | second type | pairs | mean ± std residual [meV/atom] |")
     w("|---|---|---|---|")
-    for t1, t2 in sorted({tuple(sorted(x)) for x in zip(ka[cross], kb[cross])}):
-        sel = cross & (((ka == t1) & (kb == t2)) | ((ka == t2) & (kb == t1)))
-        r = np.where(ka[sel] == t1, residual[sel], -residual[sel])
-        w(f"| {t1} | {t2} | {sel.sum()} | {r.mean():+.2f} ± {r.std():.2f} |")
+    for t1, t2, n, mean, std in c["cross"]:
+        w(f"| {t1} | {t2} | {n} | {mean:+.2f} ± {std:.2f} |")
     w("")
 
 

@@ -79,3 +79,22 @@ def test_frames_with_different_internal_coordinates_are_not_paired():
     p = strain_pairs(frames)
     assert p["pairs"].shape == (0, 2)
     assert np.isnan(stress_energy_consistency(frames)["rms_residual"])
+
+
+def test_check_data_reports_an_energy_offset_between_config_types(tmp_path, capsys):
+    from spinlattice.cli.main import main
+    from spinlattice.io import write_extxyz
+
+    frames = strained_frames(n=6)
+    a = [LabelledFrame(state=f.state, energy=f.energy, stress=f.stress, config_type="A")
+         for f in frames]
+    # the same structures recomputed "with other settings": +5 meV/atom on every energy
+    b = [LabelledFrame(state=f.state, energy=f.energy + 4 * 0.005, stress=f.stress,
+                       config_type="B") for f in frames[:3]]
+    write_extxyz(tmp_path / "d.extxyz", a + b)
+    assert main(["check-data", str(tmp_path / "d.extxyz"), "--max-strain", "0.03"]) == 0
+    out = capsys.readouterr().out
+    assert "stress vs energy labels, A: 15 strain pairs" in out
+    import re
+    mean = re.search(r"energy offset B − A: ([-+.\d]+) ± [.\d]+ meV/atom over 18 pairs", out)
+    assert mean and float(mean.group(1)) == pytest.approx(5.0, abs=0.02)  # trapezoid error

@@ -120,3 +120,35 @@ def stress_energy_consistency(frames, max_strain=0.03, position_tol=1e-3, branch
     return {**out, "rms_energy_change": rms(p["energy_change"][same]), "rms_residual": rms(r),
             "rms_residual_all": rms(residual), "stress_offset": -coef / GPA,
             "stress_offset_error": error, "rms_residual_after_offset": rms(rest)}
+
+
+def consistency_by_group(frames, max_strain=0.01, position_tol=1e-3, branch_tol=0.05,
+                         key="config_type"):
+    """:func:`stress_energy_consistency` per group of frames, and the offsets between groups.
+
+    Groups are the frames' ``config_type`` (or ``info[key]``). Pairs whose two frames come
+    from different groups measure a constant energy offset between the two sets of
+    calculations (different DFT settings), which no single model can fit.
+    Returns {"groups": {group: consistency dict} (groups with same-branch pairs only),
+    "cross": [(group 1, group 2, pairs, mean, std)]}: the residual E_2 − E_1 − work in
+    meV/atom over the same-branch pairs with one frame from each group.
+    """
+    from .data import group_of
+
+    names = np.array([str(group_of(f, key)) for f in frames])
+    groups = {}
+    for g in sorted(set(names)):
+        c = stress_energy_consistency([f for f, n in zip(frames, names) if n == g], max_strain,
+                                      position_tol, branch_tol)
+        if c["n_same_branch"]:
+            groups[g] = c
+    p = strain_pairs(frames, max_strain, position_tol)
+    first, second = names[p["pairs"][:, 0]], names[p["pairs"][:, 1]]
+    residual = 1e3 * (p["energy_change"] - p["stress_work"])
+    across = (first != second) & (p["moment_change"] <= branch_tol)
+    cross = []
+    for g1, g2 in sorted({tuple(sorted(x)) for x in zip(first[across], second[across])}):
+        sel = across & (((first == g1) & (second == g2)) | ((first == g2) & (second == g1)))
+        r = np.where(first[sel] == g1, residual[sel], -residual[sel])
+        cross.append((g1, g2, int(sel.sum()), float(r.mean()), float(r.std())))
+    return {"groups": groups, "cross": cross}

@@ -1,7 +1,7 @@
 """The ``spinlattice`` command line. Subcommands import the wings lazily; nothing imports this.
 
     spinlattice info                 versions, threads, devices
-    spinlattice check-data FILE      read an extxyz file with moments and summarise it
+    spinlattice check-data FILE      summarise an extxyz file with moments; check its labels
     spinlattice curie [CONFIG]       Curie temperature by Monte Carlo temperature sweeps
     spinlattice minimise [CONFIG]    magnetic ground state by random-start minimisation (Mn3Pt)
     spinlattice neb [CONFIG]         Bain path by solid-state NEB with relaxed moments, and c/a scan
@@ -42,8 +42,9 @@ def _check_data(args):
 
     from spinlattice.io import read_extxyz
 
-    frames = read_extxyz(args.file, moment_key=args.moment_key,
-                         magnetic_forces_key=args.magnetic_forces_key)
+    keys = {k: v for k, v in (("moment_key", args.moment_key),
+                              ("magnetic_forces_key", args.magnetic_forces_key)) if v}
+    frames = read_extxyz(args.file, **keys)  # keys left at their defaults are optional
     n_atoms = np.array([f.state.n_atoms for f in frames])
     moments = np.concatenate([np.linalg.norm(f.state.moments, axis=1) for f in frames])
     with_h = sum(f.magnetic_forces is not None for f in frames)
@@ -51,7 +52,27 @@ def _check_data(args):
           f"({n_atoms.min()}–{n_atoms.max()} per frame)")
     print(f"|m|: min {moments.min():.3f}, mean {moments.mean():.3f}, max {moments.max():.3f} μB; "
           f"frames with magnetic forces: {with_h}")
+    if any(f.energy is not None and f.stress is not None for f in frames):
+        _print_label_consistency(frames, args.max_strain)
     return 0
+
+
+def _print_label_consistency(frames, max_strain):
+    """Stress vs energy labels per config type, and energy offsets between config types
+    (:func:`spinlattice.potentials.training.labels.consistency_by_group`)."""
+    from spinlattice.potentials.training.labels import consistency_by_group
+
+    c = consistency_by_group(frames, max_strain)
+    if not c["groups"] and not c["cross"]:
+        print(f"stress vs energy labels: no frames related by a strain ‖F − 1‖ ≤ {max_strain:g}")
+    for g, r in c["groups"].items():
+        print(f"stress vs energy labels, {g}: {r['n_same_branch']} strain pairs, "
+              f"RMS ΔE {r['rms_energy_change']:.3f}, RMS (ΔE − stress work) "
+              f"{r['rms_residual']:.3f} meV/atom; isotropic stress offset "
+              f"{r['stress_offset']:+.3f} ± {r['stress_offset_error']:.3f} GPa")
+    for g1, g2, n, mean, std in c["cross"]:
+        print(f"energy offset {g2} − {g1}: {mean:+.2f} ± {std:.2f} meV/atom over {n} pairs of "
+              "the same structure (different DFT settings? one model cannot fit both)")
 
 
 def _lazy(module, function="main"):
@@ -127,8 +148,12 @@ def build_parser():
     p.set_defaults(func=_lazy("train", "main_evaluate"))
     p = sub.add_parser("check-data", help="read an extxyz file with moments and summarise it")
     p.add_argument("file")
-    p.add_argument("--moment-key", default="REF_magmom")
-    p.add_argument("--magnetic-forces-key", default="REF_magforces")
+    p.add_argument("--moment-key", help="per-atom moment column (default REF_magmom)")
+    p.add_argument("--magnetic-forces-key",
+                   help="per-atom magnetic-force column, then required in every frame "
+                        "(default REF_magforces, optional)")
+    p.add_argument("--max-strain", type=float, default=0.01,
+                   help="largest ‖F − 1‖ of the frame pairs of the stress/energy label check")
     p.set_defaults(func=_check_data)
     return parser
 
