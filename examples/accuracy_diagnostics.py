@@ -236,22 +236,22 @@ def fe_label_consistency(w, frames, max_strain=0.01, branch_tol=0.05):
     """Markdown: per config type, whether the reference stresses are the strain derivative of
     the reference energies, and the energy offsets between config types that hold the same
     structures (:func:`~spinlattice.potentials.training.labels.consistency_by_group`)."""
-    from spinlattice.potentials.training.labels import consistency_by_group
+    from spinlattice.potentials.training.labels import consistency_by_group, offset_text
     c = consistency_by_group(frames, max_strain, branch_tol=branch_tol)
     w(f"Pairs of frames with the same fractional coordinates and cells related by a strain "
       f"‖F − 1‖ ≤ {max_strain:g}, on the same magnetic branch (no site's |m| changes by more "
-      f"than {branch_tol:g} μB). Residual = ΔE_ref − stress work of the reference stresses "
-      "(trapezoid rule, error ~ C‖F − 1‖³ V: 0.004 meV/atom at 1 % strain in EMT Cu); "
+      f"than {branch_tol:g} μB). Residual = ΔE_ref − work of the reference stresses (and of the "
+      "forces on internal displacements ≤ 0.001 in fractional coordinates; trapezoid rule, "
+      "error ~ C‖F − 1‖³ V: 0.004 meV/atom at 1 % strain in EMT Cu); "
       "offset = the isotropic stress offset s that best explains it "
       "(σ_ref ≈ (1/V)∂E_ref/∂ε + s·1, a Pulay-like error):\n")
     w("| config type | pairs (same branch) | RMS ΔE_ref [meV/atom] | RMS residual [meV/atom] | "
-      "offset s ± standard error [GPa] | RMS residual after s [meV/atom] |")
+      "offset s ± standard error | RMS residual after s [meV/atom] |")
     w("|---|---|---|---|---|---|")
     for t, g in c["groups"].items():
         w(f"| {t} | {g['n_pairs']} ({g['n_same_branch']}) | {g['rms_energy_change']:.2f} | "
-          f"{g['rms_residual']:.3f} | {g['stress_offset']:+.2f} ± "
-          f"{g['stress_offset_error']:.2f} | {g['rms_residual_after_offset']:.3f} |")
-    w("\nPairs across config types (E of the second type − E of the first − stress work):\n")
+          f"{g['rms_residual']:.3f} | {offset_text(g)} | {g['rms_residual_after_offset']:.3f} |")
+    w("\nPairs across config types (E of the second type − E of the first − work):\n")
     w("| first type | second type | pairs | mean ± std residual [meV/atom] |")
     w("|---|---|---|---|")
     for t1, t2, n, mean, std in c["cross"]:

@@ -8,12 +8,16 @@ opposite sign convention or in the wrong unit is simply wrong. Any such mismatch
 floor that no model fitted to both labels can go below. Frames related by a small homogeneous
 strain measure it:
 
-    E_b − E_a = ½ [V_a σ_a : sym(F − 1) + V_b σ_b : sym(1 − F⁻¹)] + O(‖F − 1‖³),   C_b = C_a Fᵀ  (1)
+    E_b − E_a = ½ [V_a σ_a : sym(F − 1) + V_b σ_b : sym(1 − F⁻¹)]
+                − ½ Σ_i (f_a,i · Δs_i C_a + f_b,i · Δs_i C_b) + O(‖F − 1‖³, |Δs|³),   C_b = C_a Fᵀ  (1)
 
-(C has the lattice vectors as rows): the trapezoid rule for ∫ V σ : D dt along the straight path
-F(t) = 1 + t (F − 1), whose rate of deformation D = sym(Ḟ F(t)⁻¹) is sym(F − 1) at a and
-sym(1 − F⁻¹) at b; the error is the path's third derivative of E / 12, ~ C_ijkl ‖F − 1‖³ V. It holds
-when both frames have the same atoms at the same fractional coordinates and, for spin-polarised
+(C has the lattice vectors as rows, s_i are fractional coordinates, f_i forces): the trapezoid
+rule for ∫ (V σ : D − f · ṡ C) dt along the straight path F(t) = 1 + t (F − 1),
+s(t) = s_a + t Δs, whose rate of deformation D = sym(Ḟ F(t)⁻¹) is sym(F − 1) at a and
+sym(1 − F⁻¹) at b; the error is the path's third derivative of E / 12, ~ C_ijkl ‖F − 1‖³ V. The
+force term (taken as zero for frames without forces) covers small internal displacements. It
+holds when both frames have the same atoms at nearly the same fractional coordinates and, for
+spin-polarised
 DFT, lie on the same magnetic branch: self-consistent moments make E stationary in m, so moments
 that change smoothly with strain add nothing at first order, but a jump to another
 self-consistent solution adds the energy difference of the branches.
@@ -37,8 +41,8 @@ def strain_pairs(frames, max_strain=0.03, position_tol=1e-3):
     max_strain : largest Frobenius norm ‖F − 1‖ of the deformation gradient of a pair.
     position_tol : largest difference of fractional coordinates (modulo 1).
     Returns a dict of arrays over the n pairs: ``pairs`` (n, 2) indices into ``frames``,
-    ``strain`` (n,) ‖F − 1‖, ``energy_change`` (n,) (E_b − E_a)/N eV/atom, ``stress_work``
-    (n,) the right side of (1) per atom (eV/atom), ``volumetric`` (n,) ½(V_a + V_b) tr(ε)/N
+    ``strain`` (n,) ‖F − 1‖, ``energy_change`` (n,) (E_b − E_a)/N eV/atom, ``work``
+    (n,) the right side of (1) per atom (eV/atom: the work of the stress and force labels), ``volumetric`` (n,) ½(V_a + V_b) tr(ε)/N
     Å³/atom (the coefficient of an isotropic stress offset) and ``moment_change`` (n,)
     max_i ||m_b,i| − |m_a,i|| μB.
     """
@@ -46,7 +50,7 @@ def strain_pairs(frames, max_strain=0.03, position_tol=1e-3):
     for k, f in enumerate(frames):
         if f.energy is not None and f.stress is not None:
             groups.setdefault(np.asarray(f.state.numbers).tobytes(), []).append(k)
-    out = {name: [] for name in ("pairs", "strain", "energy_change", "stress_work",
+    out = {name: [] for name in ("pairs", "strain", "energy_change", "work",
                                  "volumetric", "moment_change")}
     for members in groups.values():
         _pairs_of_group([frames[k] for k in members], np.array(members), max_strain,
@@ -68,6 +72,7 @@ def _pairs_of_group(frames, index, max_strain, position_tol, out):
     energy = np.array([f.energy for f in frames])
     stress = np.array([np.asarray(f.stress, dtype=float).reshape(3, 3) for f in frames])
     n_atoms = frames[0].n_atoms
+    forces = np.array([np.zeros((n_atoms, 3)) if f.forces is None else f.forces for f in frames])
     eye = np.eye(3)
     for a in range(len(frames) - 1):
         b = np.arange(a + 1, len(frames))
@@ -76,15 +81,16 @@ def _pairs_of_group(frames, index, max_strain, position_tol, out):
         d = frac[b] - frac[a]
         d -= np.round(d)
         near = (norm <= max_strain) & (np.abs(d).max(axis=(1, 2)) <= position_tol)
-        for j, Fj in zip(b[near], F[near]):
+        for j, Fj, ds in zip(b[near], F[near], d[near]):
             eps = 0.5 * (Fj + Fj.T) - eye
             back = eye - np.linalg.inv(Fj)
             work = 0.5 * (vol[a] * np.sum(stress[a] * eps)
-                          + vol[j] * np.sum(stress[j] * 0.5 * (back + back.T)))
+                          + vol[j] * np.sum(stress[j] * 0.5 * (back + back.T))
+                          - np.sum(forces[a] * (ds @ cells[a])) - np.sum(forces[j] * (ds @ cells[j])))
             out["pairs"].append((index[a], index[j]))
             out["strain"].append(np.linalg.norm(Fj - eye))
             out["energy_change"].append((energy[j] - energy[a]) / n_atoms)
-            out["stress_work"].append(work / n_atoms)
+            out["work"].append(work / n_atoms)
             out["volumetric"].append(0.5 * (vol[a] + vol[j]) * np.trace(eps) / n_atoms)
             out["moment_change"].append(np.abs(mags[j] - mags[a]).max())
 
@@ -104,7 +110,7 @@ def stress_energy_consistency(frames, max_strain=0.03, position_tol=1e-3, branch
     """
     p = strain_pairs(frames, max_strain, position_tol)
     same = p["moment_change"] <= branch_tol
-    residual = p["energy_change"] - p["stress_work"]
+    residual = p["energy_change"] - p["work"]
     out = dict(n_pairs=len(residual), n_same_branch=int(same.sum()))
     if not same.any():
         return {**out, **{k: float("nan") for k in (
@@ -120,6 +126,14 @@ def stress_energy_consistency(frames, max_strain=0.03, position_tol=1e-3, branch
     return {**out, "rms_energy_change": rms(p["energy_change"][same]), "rms_residual": rms(r),
             "rms_residual_all": rms(residual), "stress_offset": -coef / GPA,
             "stress_offset_error": error, "rms_residual_after_offset": rms(rest)}
+
+
+def offset_text(c, undetermined=1.0):
+    """"+0.19 ± 0.00 GPa" for a :func:`stress_energy_consistency` result, or a note when the
+    standard error exceeds ``undetermined`` GPa (pairs that hardly change the volume)."""
+    if not c["stress_offset_error"] <= undetermined:
+        return "undetermined (the pairs hardly change the volume)"
+    return f"{c['stress_offset']:+.2f} ± {c['stress_offset_error']:.2f} GPa"
 
 
 def consistency_by_group(frames, max_strain=0.01, position_tol=1e-3, branch_tol=0.05,
@@ -144,7 +158,7 @@ def consistency_by_group(frames, max_strain=0.01, position_tol=1e-3, branch_tol=
             groups[g] = c
     p = strain_pairs(frames, max_strain, position_tol)
     first, second = names[p["pairs"][:, 0]], names[p["pairs"][:, 1]]
-    residual = 1e3 * (p["energy_change"] - p["stress_work"])
+    residual = 1e3 * (p["energy_change"] - p["work"])
     across = (first != second) & (p["moment_change"] <= branch_tol)
     cross = []
     for g1, g2 in sorted({tuple(sorted(x)) for x in zip(first[across], second[across])}):

@@ -60,16 +60,15 @@ def _check_data(args):
 def _print_label_consistency(frames, max_strain):
     """Stress vs energy labels per config type, and energy offsets between config types
     (:func:`spinlattice.potentials.training.labels.consistency_by_group`)."""
-    from spinlattice.potentials.training.labels import consistency_by_group
+    from spinlattice.potentials.training.labels import consistency_by_group, offset_text
 
     c = consistency_by_group(frames, max_strain)
     if not c["groups"] and not c["cross"]:
         print(f"stress vs energy labels: no frames related by a strain ‖F − 1‖ ≤ {max_strain:g}")
     for g, r in c["groups"].items():
         print(f"stress vs energy labels, {g}: {r['n_same_branch']} strain pairs, "
-              f"RMS ΔE {r['rms_energy_change']:.3f}, RMS (ΔE − stress work) "
-              f"{r['rms_residual']:.3f} meV/atom; isotropic stress offset "
-              f"{r['stress_offset']:+.3f} ± {r['stress_offset_error']:.3f} GPa")
+              f"RMS ΔE {r['rms_energy_change']:.3f}, RMS (ΔE − work of stress and forces) "
+              f"{r['rms_residual']:.3f} meV/atom; isotropic stress offset {offset_text(r)}")
     for g1, g2, n, mean, std in c["cross"]:
         print(f"energy offset {g2} − {g1}: {mean:+.2f} ± {std:.2f} meV/atom over {n} pairs of "
               "the same structure (different DFT settings? one model cannot fit both)")
