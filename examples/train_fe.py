@@ -197,8 +197,7 @@ def main(argv=None):
     p.add_argument("--correlation", type=int,
                    help="override the preset's body order ν (correlation order)")
     p.add_argument("--r-max", type=float,
-                   help="override the cutoff radius r_max [Å] (default 4.5; the stretched "
-                        "elastic cells have cell axes up to 4.8 Å)")
+                   help="override the cutoff radius r_max [Å] (default 4.5)")
     p.add_argument("--weight-decay", type=float,
                    help="decoupled AdamW weight decay (optim.weight_decay, default 0)")
     p.add_argument("--polish-from", metavar="MODEL",

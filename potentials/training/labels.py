@@ -9,18 +9,17 @@ floor that no model fitted to both labels can go below. Frames related by a smal
 strain measure it:
 
     E_b − E_a = ½ [V_a σ_a : sym(F − 1) + V_b σ_b : sym(1 − F⁻¹)]
-                − ½ Σ_i (f_a,i · Δs_i C_a + f_b,i · Δs_i C_b) + O(‖F − 1‖³, |Δs|³),   C_b = C_a Fᵀ  (1)
+                − ½ Σ_i (f_a,i · Δs_i C_a + f_b,i · Δs_i C_b) + O(‖F − 1‖³, |Δs|³)      (1)
 
-(C has the lattice vectors as rows, s_i are fractional coordinates, f_i forces): the trapezoid
-rule for ∫ (V σ : D − f · ṡ C) dt along the straight path F(t) = 1 + t (F − 1),
+with C_b = C_a Fᵀ (C has the lattice vectors as rows, s_i are fractional coordinates, f_i
+forces). This is the trapezoid rule for ∫ (V σ : D − f · ṡ C) dt along the straight path F(t) = 1 + t (F − 1),
 s(t) = s_a + t Δs, whose rate of deformation D = sym(Ḟ F(t)⁻¹) is sym(F − 1) at a and
-sym(1 − F⁻¹) at b; the error is the path's third derivative of E / 12, ~ C_ijkl ‖F − 1‖³ V. The
-force term (taken as zero for frames without forces) covers small internal displacements. It
-holds when both frames have the same atoms at nearly the same fractional coordinates and, for
-spin-polarised
-DFT, lie on the same magnetic branch: self-consistent moments make E stationary in m, so moments
-that change smoothly with strain add nothing at first order, but a jump to another
-self-consistent solution adds the energy difference of the branches.
+sym(1 − F⁻¹) at b; the error is the path's third derivative of E / 12, ~ C_ijkl ‖F − 1‖³ V.
+The force term (zero for frames without forces) covers small internal displacements. (1) holds
+when both frames have the same atoms at nearly the same fractional coordinates and, for
+spin-polarised DFT, lie on the same magnetic branch: self-consistent moments make E stationary
+in m, so moments that change smoothly with strain add nothing at first order, but a jump to
+another self-consistent solution adds the energy difference of the branches.
 
 A constant isotropic offset s in the stress labels (σ_label = σ + s·1, e.g. a Pulay stress)
 changes the right side of (1) by s · V tr(ε), ε = sym(F − 1), to leading order;
@@ -41,10 +40,10 @@ def strain_pairs(frames, max_strain=0.03, position_tol=1e-3):
     max_strain : largest Frobenius norm ‖F − 1‖ of the deformation gradient of a pair.
     position_tol : largest difference of fractional coordinates (modulo 1).
     Returns a dict of arrays over the n pairs: ``pairs`` (n, 2) indices into ``frames``,
-    ``strain`` (n,) ‖F − 1‖, ``energy_change`` (n,) (E_b − E_a)/N eV/atom, ``work``
-    (n,) the right side of (1) per atom (eV/atom: the work of the stress and force labels), ``volumetric`` (n,) ½(V_a + V_b) tr(ε)/N
-    Å³/atom (the coefficient of an isotropic stress offset) and ``moment_change`` (n,)
-    max_i ||m_b,i| − |m_a,i|| μB.
+    ``strain`` (n,) ‖F − 1‖, ``energy_change`` (n,) (E_b − E_a)/N eV/atom, ``work`` (n,) the
+    right side of (1) per atom (eV/atom: the work of the stress and force labels),
+    ``volumetric`` (n,) ½(V_a + V_b) tr(ε)/N Å³/atom (the coefficient of an isotropic stress
+    offset) and ``moment_change`` (n,) max_i ||m_b,i| − |m_a,i|| μB.
     """
     groups = {}
     for k, f in enumerate(frames):
@@ -86,7 +85,8 @@ def _pairs_of_group(frames, index, max_strain, position_tol, out):
             back = eye - np.linalg.inv(Fj)
             work = 0.5 * (vol[a] * np.sum(stress[a] * eps)
                           + vol[j] * np.sum(stress[j] * 0.5 * (back + back.T))
-                          - np.sum(forces[a] * (ds @ cells[a])) - np.sum(forces[j] * (ds @ cells[j])))
+                          - np.sum(forces[a] * (ds @ cells[a]))
+                          - np.sum(forces[j] * (ds @ cells[j])))
             out["pairs"].append((index[a], index[j]))
             out["strain"].append(np.linalg.norm(Fj - eye))
             out["energy_change"].append((energy[j] - energy[a]) / n_atoms)
@@ -105,8 +105,8 @@ def stress_energy_consistency(frames, max_strain=0.03, position_tol=1e-3, branch
     ``rms_residual_all`` (meV/atom, every pair), ``stress_offset`` (GPa; the isotropic
     offset s of the stress labels that best explains the residuals: σ_label ≈ ∂E/∂ε / V + s·1),
     ``stress_offset_error`` (GPa; its standard error: large when the pairs hardly change the
-    volume) and ``rms_residual_after_offset`` (meV/atom). ``n_pairs`` = 0 (and NaN figures) when no
-    frames are related by a small strain.
+    volume) and ``rms_residual_after_offset`` (meV/atom). ``n_pairs`` = 0 (and NaN figures)
+    when no frames are related by a small strain.
     """
     p = strain_pairs(frames, max_strain, position_tol)
     same = p["moment_change"] <= branch_tol

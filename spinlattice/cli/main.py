@@ -145,7 +145,8 @@ def build_parser():
     for k in ("energy", "forces", "stress", "moment", "magnetic-forces"):
         p.add_argument(f"--{k}-key")
     p.set_defaults(func=_lazy("train", "main_evaluate"))
-    p = sub.add_parser("check-data", help="read an extxyz file with moments and summarise it")
+    p = sub.add_parser("check-data", help="summarise an extxyz file with moments and check "
+                       "its stress labels against its energies")
     p.add_argument("file")
     p.add_argument("--moment-key", help="per-atom moment column (default REF_magmom)")
     p.add_argument("--magnetic-forces-key",
