@@ -4,6 +4,8 @@ EMT copper gives labels whose stress is exactly (1/V) ∂E/∂ε; the check must
 consistent, recover a stress offset put into them, and see a flipped sign convention.
 """
 
+import re
+
 import numpy as np
 import pytest
 from ase.build import bulk
@@ -109,6 +111,5 @@ def test_check_data_reports_an_energy_offset_between_config_types(tmp_path, caps
     assert main(["check-data", str(tmp_path / "d.extxyz"), "--max-strain", "0.03"]) == 0
     out = capsys.readouterr().out
     assert "stress vs energy labels, A: 15 strain pairs" in out
-    import re
     mean = re.search(r"energy offset B − A: ([-+.\d]+) ± [.\d]+ meV/atom over 18 pairs", out)
     assert mean and float(mean.group(1)) == pytest.approx(5.0, abs=0.02)  # trapezoid error

@@ -62,9 +62,9 @@ def strain_pairs(frames, max_strain=0.03, position_tol=1e-3):
 def _pairs_of_group(frames, index, max_strain, position_tol, out):
     """Append the pairs among ``frames`` (same atomic numbers, in order) to ``out``."""
     cells = np.array([np.asarray(f.state.cell, dtype=float) for f in frames])
-    if np.any(np.abs(np.linalg.det(cells)) < 1e-9):
-        return  # non-periodic frames have no stress
     vol = np.abs(np.linalg.det(cells))
+    if np.any(vol < 1e-9):
+        return  # non-periodic frames have no stress
     frac = np.array([np.asarray(f.state.positions) @ np.linalg.inv(c)
                      for f, c in zip(frames, cells)])
     mags = np.array([np.linalg.norm(f.state.moments, axis=1) for f in frames])
@@ -108,10 +108,16 @@ def stress_energy_consistency(frames, max_strain=0.03, position_tol=1e-3, branch
     volume) and ``rms_residual_after_offset`` (meV/atom). ``n_pairs`` = 0 (and NaN figures)
     when no frames are related by a small strain.
     """
-    p = strain_pairs(frames, max_strain, position_tol)
-    same = p["moment_change"] <= branch_tol
+    return _summary(strain_pairs(frames, max_strain, position_tol), branch_tol)
+
+
+def _summary(p, branch_tol, select=None):
+    """The dict of :func:`stress_energy_consistency` over the pairs ``p`` of
+    :func:`strain_pairs` (only those where the boolean mask ``select`` is true)."""
+    select = np.ones(len(p["work"]), bool) if select is None else select
+    same = select & (p["moment_change"] <= branch_tol)
     residual = p["energy_change"] - p["work"]
-    out = dict(n_pairs=len(residual), n_same_branch=int(same.sum()))
+    out = dict(n_pairs=int(select.sum()), n_same_branch=int(same.sum()))
     if not same.any():
         return {**out, **{k: float("nan") for k in (
             "rms_energy_change", "rms_residual", "rms_residual_all", "stress_offset",
@@ -124,7 +130,7 @@ def stress_energy_consistency(frames, max_strain=0.03, position_tol=1e-3, branch
     error = float(np.sqrt(np.dot(rest, rest) / dof / aa)) / GPA if aa > 0 else float("inf")
     rms = lambda x: float(1e3 * np.sqrt(np.mean(x ** 2)))  # noqa: E731  eV → meV
     return {**out, "rms_energy_change": rms(p["energy_change"][same]), "rms_residual": rms(r),
-            "rms_residual_all": rms(residual), "stress_offset": -coef / GPA,
+            "rms_residual_all": rms(residual[select]), "stress_offset": -coef / GPA,
             "stress_offset_error": error, "rms_residual_after_offset": rms(rest)}
 
 
@@ -150,14 +156,13 @@ def consistency_by_group(frames, max_strain=0.01, position_tol=1e-3, branch_tol=
     from .data import group_of
 
     names = np.array([str(group_of(f, key)) for f in frames])
+    p = strain_pairs(frames, max_strain, position_tol)  # once: a group's pairs are among them
+    first, second = names[p["pairs"][:, 0]], names[p["pairs"][:, 1]]
     groups = {}
     for g in sorted(set(names)):
-        c = stress_energy_consistency([f for f, n in zip(frames, names) if n == g], max_strain,
-                                      position_tol, branch_tol)
+        c = _summary(p, branch_tol, (first == g) & (second == g))
         if c["n_same_branch"]:
             groups[g] = c
-    p = strain_pairs(frames, max_strain, position_tol)
-    first, second = names[p["pairs"][:, 0]], names[p["pairs"][:, 1]]
     residual = 1e3 * (p["energy_change"] - p["work"])
     across = (first != second) & (p["moment_change"] <= branch_tol)
     cross = []
