@@ -4,6 +4,7 @@ EMT copper gives labels whose stress is exactly (1/V) ∂E/∂ε; the check must
 consistent, recover a stress offset put into them, and see a flipped sign convention.
 """
 
+import dataclasses
 import re
 
 import numpy as np
@@ -12,7 +13,10 @@ from ase.build import bulk
 from ase.calculators.emt import EMT
 
 from spinlattice.io import LabelledFrame
-from spinlattice.potentials.training.labels import stress_energy_consistency, strain_pairs
+from spinlattice.errors import InputError
+from spinlattice.potentials.training.data import shift_energies
+from spinlattice.potentials.training.labels import (
+    stress_energy_consistency, strain_pairs, twin_energy_offset)
 from spinlattice.state import SpinLatticeState
 from spinlattice.units import GPA
 
@@ -113,3 +117,27 @@ def test_check_data_reports_an_energy_offset_between_config_types(tmp_path, caps
     assert "stress vs energy labels, A: 15 strain pairs" in out
     mean = re.search(r"energy offset B − A: ([-+.\d]+) ± [.\d]+ meV/atom over 18 pairs", out)
     assert mean and float(mean.group(1)) == pytest.approx(5.0, abs=0.02)  # trapezoid error
+
+
+def test_twin_energy_offset_is_measured_and_harmonised_away():
+    """Two "sets of DFT settings": B holds 3 of A's 6 structures, 5 meV/atom higher. The twin
+    offset is 5 meV/atom to within the trapezoid error of eq. (1) (≤ 0.02 meV/atom at these
+    ≤ 3 % strains, as above); shifting B by minus it leaves no offset and A untouched."""
+    frames = strained_frames(n=6)
+    a = [dataclasses.replace(f, config_type="A") for f in frames]
+    b = [dataclasses.replace(f, energy=f.energy + 4 * 0.005, config_type="B") for f in frames[:3]]
+    delta, spread, n = twin_energy_offset(a + b, "B", "A", max_strain=0.03)
+    assert n == 18  # each B frame with each of the 6 A frames
+    assert delta == pytest.approx(0.005, abs=2e-5) and spread < 2e-5
+    assert twin_energy_offset(a + b, "A", "B", max_strain=0.03)[0] == pytest.approx(-delta)
+    harmonised = shift_energies(a + b, {"B": -delta})
+    assert [f.energy for f in harmonised[:6]] == [f.energy for f in a]
+    assert abs(twin_energy_offset(harmonised, "B", "A", max_strain=0.03)[0]) < 2e-5
+    with pytest.raises(InputError, match="no frames of group 'C'"):
+        twin_energy_offset(a + b, "C", "A")
+    moved = [dataclasses.replace(f, state=f.state.replace(positions=f.state.positions * 1.02))
+             for f in b]  # atoms moved 2 % within the same cell: not twins of A's frames
+    with pytest.raises(InputError, match="share no structure"):
+        twin_energy_offset(a + moved, "B", "A")
+    with pytest.raises(InputError, match="finite"):
+        shift_energies(a, {"A": float("nan")})

@@ -44,7 +44,7 @@ def test_capacity_variants_train_on_the_elastic_cells_only(name):
 def test_command_line_options_replace_the_presets_loss_body_order_and_cutoff():
     from argparse import Namespace
     opts = Namespace(stationary_moments=True, device="cpu", batch_size=16, elastic_repeats=4,
-                     mse=True, correlation=3, r_max=5.5, weight_decay=1e-3)
+                     mse=True, correlation=3, r_max=5.5, weight_decay=1e-3, harmonise_eos=True)
     cfg = train_fe._run_options(train_fe.config("data.extxyz", preset="two-layer"), opts)
     cfg = resolve_config(cfg)
     assert cfg["loss"]["kind"] == "mse" and cfg["loss"]["energy"] == 1000.0
@@ -52,3 +52,4 @@ def test_command_line_options_replace_the_presets_loss_body_order_and_cutoff():
     assert cfg["model"]["correlation"] == 3 and cfg["model"]["n_layers"] == 2
     assert cfg["optim"]["group_repeats"] == {train_fe.ELASTIC: 4}
     assert cfg["model"]["r_max"] == 5.5 and cfg["optim"]["weight_decay"] == 1e-3
+    assert cfg["data"]["energy_shifts"] == {"EOS_100": {"match": "EOS_001_Jun2020"}}

@@ -423,3 +423,41 @@ def test_training_on_cuda_matches_cpu(tmp_path):
         assert torch.allclose(sg[k].cpu(), v, rtol=1e-8, atol=1e-10), k
     cpu_model = load_model(tmp_path / "gpu" / "model.pt")
     assert cpu_model.device == torch.device("cpu")
+
+
+def test_energy_shifts_harmonise_labels_in_training_and_evaluation(tmp_path):
+    """``data.energy_shifts`` adds N δ to a group's energy labels before anything is fitted:
+    a 0-step run with δ = 10 meV/atom has its one-body E0 (least squares) higher by 10 meV per
+    atom, so its energies differ by 16 · 0.01 eV on a 16-atom frame (float64; the ridge term
+    of 1e-8 moves that by < 1e-7 eV). ``evaluate(energy_shifts=...)`` compares with shifted
+    labels: the energy RMSE is that of the per-frame errors minus δ. Bad specifications are
+    clear errors."""
+    from spinlattice.cli.train import _energy_shifts
+    from spinlattice.potentials.training.loop import evaluate, resolve_energy_shifts, train
+    from spinlattice.potentials.training.loss import collect_errors
+
+    plain = train(_config(tmp_path, "plain", 0), log=_quiet)["model"]
+    cfg = _config(tmp_path, "shifted", 0)
+    cfg["data"]["energy_shifts"] = {"None": 0.01}  # the fixture's frames have no config_type
+    shifted = train(cfg, log=_quiet)["model"]
+    assert json.loads((tmp_path / "shifted" / "energy_shifts.json").read_text()) == {"None": 0.01}
+    frames = read_extxyz(str(FE16))
+    e_plain = collect_errors(plain, frames)["pred_energy"]
+    e_shifted = collect_errors(shifted, frames)["pred_energy"]
+    np.testing.assert_allclose(e_shifted - e_plain, 0.01, atol=1e-8)  # per atom
+    err = collect_errors(plain, frames)
+    e = err["pred_energy"] - err["ref_energy"]
+    res = evaluate(tmp_path / "plain" / "model.pt", FE16, plots=False,
+                   energy_shifts={"None": 0.003}, log=_quiet)
+    assert res["overall"]["energy"]["rmse"] == pytest.approx(
+        1e3 * np.sqrt(np.mean((e - 0.003) ** 2)), rel=1e-9)
+    assert _energy_shifts(["EOS_100=-0.00508", "a=b=1e-3"]) == {"EOS_100": -0.00508,
+                                                                "a=b": 1e-3}
+    for bad in (["EOS_100"], ["=0.1"], ["g=x"]):
+        with pytest.raises(InputError, match="GROUP=EV_PER_ATOM"):
+            _energy_shifts(bad)
+    with pytest.raises(InputError, match="no frames of group 'liquid'"):
+        resolve_energy_shifts({"liquid": 0.01}, frames)
+    for spec in ({"None": "x"}, {"None": {"reference": "A"}}, {"None": True}):
+        with pytest.raises(InputError, match="must be a number"):
+            resolve_energy_shifts(spec, frames)

@@ -25,6 +25,10 @@ DEFAULTS = {
         "test_path": None,       # optional separate test file (added to the test split)
         # unconstrained self-consistent DFT: label h = 0 where a frame has no magnetic forces
         "stationary_moments": False,
+        # {group: δ eV/atom added to its energy labels, or {"match": reference group,
+        # "max_strain": 0.01}: minus the offset measured on twin structures of the training
+        # frames (labels.twin_energy_offset)} -- data from several sets of DFT settings
+        "energy_shifts": {},
     },
     "split": {
         "group_key": "config_type",  # or any info key, e.g. "source_file"
@@ -67,7 +71,7 @@ DEFAULTS = {
 }
 
 #: Sections whose keys are free-form (user names).
-_FREE = {("data", "keys"), ("loss", "group_weights"), ("stage_two", "loss"),
+_FREE = {("data", "keys"), ("data", "energy_shifts"), ("loss", "group_weights"), ("stage_two", "loss"),
          ("optim", "group_repeats")}
 
 FINETUNE_OPTIM = {"lr": 5e-4, "clip": 10.0}

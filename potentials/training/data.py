@@ -108,6 +108,26 @@ def with_stationary_moments(frames):
     return out
 
 
+def shift_energies(frames, shifts, key="config_type"):
+    """Frames with harmonised energy labels: E ← E + N δ_g for every frame of group g.
+
+    shifts : {group: δ_g in eV/atom} (e.g. from :func:`.labels.twin_energy_offset`, with the
+        opposite sign, to bring one set of DFT calculations onto another's energy zero).
+    Frames of other groups and frames without an energy label are returned unchanged.
+    """
+    for g, value in shifts.items():
+        if not np.isfinite(value):
+            raise InputError(f"energy shift of group {g!r} is {value}; it must be a finite "
+                             "number of eV/atom")
+    out = []
+    for f in frames:
+        delta = shifts.get(str(group_of(f, key)))  # frames without a group: "None"
+        if delta and f.energy is not None:
+            f = dataclasses.replace(f, energy=f.energy + f.n_atoms * float(delta))
+        out.append(f)
+    return out
+
+
 def group_of(frame, key="config_type"):
     """The group label of a frame: its ``config_type`` or ``info[key]`` (``None`` if absent)."""
     if key == "config_type":

@@ -171,3 +171,40 @@ def consistency_by_group(frames, max_strain=0.01, position_tol=1e-3, branch_tol=
         r = np.where(first[sel] == g1, residual[sel], -residual[sel])
         cross.append((g1, g2, int(sel.sum()), float(r.mean()), float(r.std())))
     return {"groups": groups, "cross": cross}
+
+
+def twin_energy_offset(frames, group, reference, max_strain=0.01, position_tol=1e-3,
+                       branch_tol=0.05, key="config_type"):
+    """Energy offset of the labels of ``group`` relative to ``reference`` from twin structures.
+
+    Twins are frames of the two groups with the same atoms at the same fractional coordinates
+    (``position_tol``) and cells at most ``max_strain`` apart (:func:`strain_pairs`) on the
+    same magnetic branch (``branch_tol`` μB). For each twin pair eq. (1) gives the energy
+    difference the labels should have; what is left,
+
+        δ = ⟨(E_group − E_reference)/N − W⟩_pairs    (eV/atom),
+
+    is a constant offset between two sets of calculations (different DFT settings: k-mesh,
+    smearing, PAW set), which no single model can fit. Returns (δ, standard deviation of the
+    pair residuals, number of pairs), δ and its spread in eV/atom. Raises ``InputError`` when
+    either group is absent or the groups share no twin.
+    """
+    from spinlattice.errors import InputError
+
+    from .data import group_of
+
+    names = [str(group_of(f, key)) for f in frames]
+    for g in (group, reference):
+        if g not in names:
+            raise InputError(f"twin_energy_offset: no frames of group {g!r}")
+    index = np.array([k for k, n in enumerate(names) if n in (group, reference)])
+    p = strain_pairs([frames[k] for k in index], max_strain, position_tol)
+    first = np.array([names[index[a]] for a in p["pairs"][:, 0]], dtype=object)
+    second = np.array([names[index[b]] for b in p["pairs"][:, 1]], dtype=object)
+    across = (first != second) & (p["moment_change"] <= branch_tol)
+    if not across.any():
+        raise InputError(f"twin_energy_offset: groups {group!r} and {reference!r} share no "
+                         f"structure within strain {max_strain} (no twins to measure an offset)")
+    residual = (p["energy_change"] - p["work"])[across]  # E_second − E_first − W
+    residual = np.where(second[across] == group, residual, -residual)
+    return float(residual.mean()), float(residual.std()), int(across.sum())

@@ -332,6 +332,42 @@ def _set_loss(model, frames, cfg, bs, step):
     return tot / max(n, 1)
 
 
+def resolve_energy_shifts(spec, train, others=(), key="config_type", log=print):
+    """{group: δ eV/atom} from the configuration's ``data.energy_shifts``.
+
+    A number is used as it is; ``{"match": reference, "max_strain": 0.01}`` is minus the
+    offset of the group's labels relative to the reference group's, measured on twin
+    structures among the frames ``train`` only (:func:`.labels.twin_energy_offset`; in
+    training, the training split, so the held-out labels play no part in it). Every named
+    group must occur in ``train`` or ``others``.
+    """
+    from .labels import twin_energy_offset
+
+    present = {str(D.group_of(f, key)) for f in list(train) + list(others)}
+    shifts = {}
+    for group, value in spec.items():
+        if group not in present:
+            raise InputError(f"data.energy_shifts: no frames of group {group!r}; groups: "
+                             f"{sorted(present)}")
+        if isinstance(value, dict):
+            bad = set(value) - {"match", "max_strain"}
+            if bad or "match" not in value:
+                raise InputError(f"data.energy_shifts[{group!r}] must be a number (eV/atom) or "
+                                 f"{{'match': group, 'max_strain': 0.01}}; got {value!r}")
+            delta, spread, n = twin_energy_offset(train, group, value["match"],
+                                                  float(value.get("max_strain", 0.01)), key=key)
+            log(f"energy labels of {group!r} sit {1e3 * delta:+.2f} ± {1e3 * spread:.2f} "
+                f"meV/atom from {value['match']!r} ({n} training twin pairs): shifted by "
+                f"{-1e3 * delta:+.2f} meV/atom")
+            shifts[group] = -delta
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            shifts[group] = float(value)
+        else:
+            raise InputError(f"data.energy_shifts[{group!r}] must be a number (eV/atom) or "
+                             f"{{'match': group}}; got {value!r}")
+    return shifts
+
+
 def train(config, init_model=None, finetune=False, callback=None, log=print):
     """Train (or fine-tune ``init_model``) as described by ``config``; returns a results dict.
 
@@ -352,6 +388,11 @@ def train(config, init_model=None, finetune=False, callback=None, log=print):
     sets = {k: [frames[i] for i in v] for k, v in split.items()}
     if dc["test_path"]:
         sets["test"] += D.load_frames(dc["test_path"], dc["keys"], None, dc["zero_moments"])
+    if dc["energy_shifts"]:
+        shifts = resolve_energy_shifts(dc["energy_shifts"], sets["train"],
+                                       sets["valid"] + sets["test"], sc["group_key"], log)
+        sets = {k: D.shift_energies(v, shifts, sc["group_key"]) for k, v in sets.items()}
+        (out / "energy_shifts.json").write_text(json.dumps(shifts, indent=1))
     (out / "split.json").write_text(json.dumps({k: v.tolist() for k, v in split.items()}))
     (out / "config.json").write_text(json.dumps(cfg, indent=1))
     log(f"data {dc['path']}: train {len(sets['train'])}, valid {len(sets['valid'])}, "
@@ -508,16 +549,20 @@ def finish(cfg, out, sets, model, ema, params, step, history, best, stopped_on_t
 
 def evaluate(checkpoint, data_path, keys=None, output=None, batch_size=8, group_key="config_type",
              zero_moments=False, cache=None, plots=True, stationary_moments=False, device="cpu",
-             log=print):
+             energy_shifts=None, log=print):
     """Metrics of a saved model (or training checkpoint) on an extxyz file; writes
     metrics.json / metrics.md / parity.png into ``output`` when given. ``stationary_moments``:
     frames without magnetic forces are labelled h = 0 (:func:`.data.with_stationary_moments`),
     so the magnetic-force metric is the model's h at converged DFT moments. ``device`` as the
-    training key (:func:`resolve_device`)."""
+    training key (:func:`resolve_device`); ``energy_shifts`` {group: eV/atom} harmonises the
+    energy labels as ``data.energy_shifts`` did in training (numbers only)."""
     model = load_any_model(checkpoint).to(resolve_device(device))
     frames = D.load_frames(data_path, keys, cache, zero_moments)
     if stationary_moments:
         frames = D.with_stationary_moments(frames)
+    if energy_shifts:
+        frames = D.shift_energies(frames, resolve_energy_shifts(
+            energy_shifts, frames, (), group_key, log), group_key)
     _check_species(model, frames)
     errors = collect_errors(model, frames, batch_size, group_key)
     res = metrics(errors)

@@ -142,6 +142,9 @@ def build_parser():
     p.add_argument("--stationary-moments", action="store_true",
                    help="label h = 0 where a frame has no magnetic forces (converged "
                         "unconstrained DFT): report the model's h at the DFT moments")
+    p.add_argument("--energy-shift", action="append", default=[], metavar="GROUP=EV_PER_ATOM",
+                   help="add this to the energy labels of a group before comparing (labels "
+                        "harmonised as in training: data.energy_shifts); repeatable")
     for k in ("energy", "forces", "stress", "moment", "magnetic-forces"):
         p.add_argument(f"--{k}-key")
     p.set_defaults(func=_lazy("train", "main_evaluate"))

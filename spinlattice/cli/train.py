@@ -28,6 +28,8 @@ learning_curves.png. Ctrl-C writes a checkpoint and exits with status 130.
 
 from __future__ import annotations
 
+from spinlattice.errors import InputError
+
 from .config import read_json_object
 
 
@@ -65,5 +67,19 @@ def main_evaluate(args):
     evaluate(args.checkpoint, args.data, keys=keys, output=args.output,
              batch_size=args.batch_size, group_key=args.group_key,
              zero_moments=args.zero_moments, stationary_moments=args.stationary_moments,
-             device=args.device)
+             device=args.device, energy_shifts=_energy_shifts(args.energy_shift))
     return 0
+
+
+def _energy_shifts(items):
+    """{group: eV/atom} from ``["GROUP=VALUE", ...]`` (the --energy-shift options)."""
+    shifts = {}
+    for item in items:
+        group, sep, value = item.rpartition("=")
+        try:
+            shifts[group] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not group:
+            raise InputError(f"--energy-shift {item!r}: expected GROUP=EV_PER_ATOM")
+    return shifts
