@@ -332,6 +332,9 @@ def _set_loss(model, frames, cfg, bs, step):
     return tot / max(n, 1)
 
 
+_SHIFT_FORMS = "a number (eV/atom) or {'match': group, 'max_strain': 0.01}"
+
+
 def resolve_energy_shifts(spec, train, others=(), key="config_type", log=print):
     """{group: δ eV/atom} from the configuration's ``data.energy_shifts``.
 
@@ -352,8 +355,8 @@ def resolve_energy_shifts(spec, train, others=(), key="config_type", log=print):
         if isinstance(value, dict):
             bad = set(value) - {"match", "max_strain"}
             if bad or "match" not in value:
-                raise InputError(f"data.energy_shifts[{group!r}] must be a number (eV/atom) or "
-                                 f"{{'match': group, 'max_strain': 0.01}}; got {value!r}")
+                raise InputError(f"data.energy_shifts[{group!r}] must be {_SHIFT_FORMS}; "
+                                 f"got {value!r}")
             delta, spread, n = twin_energy_offset(train, group, value["match"],
                                                   float(value.get("max_strain", 0.01)), key=key)
             log(f"energy labels of {group!r} sit {1e3 * delta:+.2f} ± {1e3 * spread:.2f} "
@@ -363,8 +366,8 @@ def resolve_energy_shifts(spec, train, others=(), key="config_type", log=print):
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             shifts[group] = float(value)
         else:
-            raise InputError(f"data.energy_shifts[{group!r}] must be a number (eV/atom) or "
-                             f"{{'match': group}}; got {value!r}")
+            raise InputError(f"data.energy_shifts[{group!r}] must be {_SHIFT_FORMS}; "
+                             f"got {value!r}")
     return shifts
 
 
@@ -555,7 +558,8 @@ def evaluate(checkpoint, data_path, keys=None, output=None, batch_size=8, group_
     frames without magnetic forces are labelled h = 0 (:func:`.data.with_stationary_moments`),
     so the magnetic-force metric is the model's h at converged DFT moments. ``device`` as the
     training key (:func:`resolve_device`); ``energy_shifts`` {group: eV/atom} harmonises the
-    energy labels as ``data.energy_shifts`` did in training (numbers only)."""
+    energy labels as ``data.energy_shifts`` does in training (a "match" is measured on the
+    evaluated frames here)."""
     model = load_any_model(checkpoint).to(resolve_device(device))
     frames = D.load_frames(data_path, keys, cache, zero_moments)
     if stationary_moments:
