@@ -137,7 +137,11 @@ def order_errors(model_path, frames, pairs, zero_moments):
     return pred_d - ref_d, ref_d
 
 
-FE_PRESETS = (("ν = 3 MSE run + a second cosine cycle (MSE polish, lr 1e-3, same options)",
+FE_PRESETS = (("ν = 3 second cycle + a third cycle at E/σ weights 10 000/10 000 (lr 1e-3)",
+               "fe_nu3_w10k_"),
+              ("two-layer second cycle + a third cycle at E/σ weights 10 000/10 000 (lr 1e-3)",
+               "fe_twolayer_w10k_"),
+              ("ν = 3 MSE run + a second cosine cycle (MSE polish, lr 1e-3, same options)",
                "fe_nu3_mse2_"),
               ("two-layer MSE run + a second cosine cycle (MSE polish, lr 1e-3, same options)",
                "fe_twolayer_mse2_"),
@@ -155,9 +159,9 @@ FE_PRESETS = (("ν = 3 MSE run + a second cosine cycle (MSE polish, lr 1e-3, sam
               ("default-model-long", "fe_long_"), ("default-model", "fe_default_"),
               ("paper-fe", "fe_paper_"), ("small", "fe_"))
 #: runs whose largest test energy errors are listed (the shipped model last)
-CONCENTRATION = ("fe_nu3_mse2_", "fe_twolayer_mse2_", "fe_nu3_mse_", "fe_twolayer_mse_",
-                 "fe_stationary2_", "fe_stationary_", "fe_polish2_", "fe_twolayer_", "fe_polish_",
-                 "fe_long_")
+CONCENTRATION = ("fe_nu3_w10k_", "fe_twolayer_w10k_", "fe_nu3_mse2_", "fe_twolayer_mse2_",
+                 "fe_nu3_mse_", "fe_twolayer_mse_", "fe_stationary2_", "fe_stationary_",
+                 "fe_polish2_", "fe_twolayer_", "fe_polish_", "fe_long_")
 #: fine-tuning studies: (run directory, pre-training preset, fine-tuning lr)
 FT_STUDIES = (("fe_finetune_default", "default-model", "5e-4 (paper)"),
               ("fe_finetune_default_lr5e-3", "default-model", "5e-3"),
@@ -250,6 +254,10 @@ def run_recipes(fe_data, nio_data):
     for name, steps in (("nu3", "15000"), ("twolayer", "11500")):  # a second cycle, ≈ 2 h each
         fe(f"runs/fe_{name}_mse2_magnetic", "--polish-from",
            f"runs/fe_{name}_mse_magnetic/model.pt", *options, "--steps", steps, "--minutes", "115")
+    for name, steps in (("nu3", "10000"), ("twolayer", "7000")):  # a third, E/σ 10×, ≈ 75 min
+        fe(f"runs/fe_{name}_w10k_magnetic", "--polish-from",
+           f"runs/fe_{name}_mse2_magnetic/model.pt", *options, "--energy-weight", "10000",
+           "--stress-weight", "10000", "--steps", steps, "--minutes", "78")
     subprocess.run([py, str(HERE / "finetune_fe.py"), "--preset", "default-model",
                     "--pretrain-steps", "8000", "--pretrain-minutes", "45", "--steps", "1000",
                     "--output", "runs/fe_finetune_default", "--data", str(fe_data)], check=True)
