@@ -442,10 +442,9 @@ def test_energy_shifts_harmonise_labels_in_training_and_evaluation(tmp_path):
     shifted = train(cfg, log=_quiet)["model"]
     assert json.loads((tmp_path / "shifted" / "energy_shifts.json").read_text()) == {"None": 0.01}
     frames = read_extxyz(str(FE16))
-    e_plain = collect_errors(plain, frames)["pred_energy"]
-    e_shifted = collect_errors(shifted, frames)["pred_energy"]
-    np.testing.assert_allclose(e_shifted - e_plain, 0.01, atol=1e-8)  # per atom
     err = collect_errors(plain, frames)
+    e_shifted = collect_errors(shifted, frames)["pred_energy"]
+    np.testing.assert_allclose(e_shifted - err["pred_energy"], 0.01, atol=1e-8)  # per atom
     e = err["pred_energy"] - err["ref_energy"]
     res = evaluate(tmp_path / "plain" / "model.pt", FE16, plots=False,
                    energy_shifts={"None": 0.003}, log=_quiet)

@@ -71,8 +71,8 @@ DEFAULTS = {
 }
 
 #: Sections whose keys are free-form (user names).
-_FREE = {("data", "keys"), ("data", "energy_shifts"), ("loss", "group_weights"), ("stage_two", "loss"),
-         ("optim", "group_repeats")}
+_FREE = {("data", "keys"), ("data", "energy_shifts"), ("loss", "group_weights"),
+         ("stage_two", "loss"), ("optim", "group_repeats")}
 
 FINETUNE_OPTIM = {"lr": 5e-4, "clip": 10.0}
 

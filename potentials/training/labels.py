@@ -197,14 +197,11 @@ def twin_energy_offset(frames, group, reference, max_strain=0.01, position_tol=1
     for g in (group, reference):
         if g not in names:
             raise InputError(f"twin_energy_offset: no frames of group {g!r}")
-    index = np.array([k for k, n in enumerate(names) if n in (group, reference)])
-    p = strain_pairs([frames[k] for k in index], max_strain, position_tol)
-    first = np.array([names[index[a]] for a in p["pairs"][:, 0]], dtype=object)
-    second = np.array([names[index[b]] for b in p["pairs"][:, 1]], dtype=object)
-    across = (first != second) & (p["moment_change"] <= branch_tol)
-    if not across.any():
+    pair = [f for f, n in zip(frames, names) if n in (group, reference)]
+    cross = consistency_by_group(pair, max_strain, position_tol, branch_tol, key)["cross"]
+    if not cross:
         raise InputError(f"twin_energy_offset: groups {group!r} and {reference!r} share no "
                          f"structure within strain {max_strain} (no twins to measure an offset)")
-    residual = (p["energy_change"] - p["work"])[across]  # E_second − E_first − W
-    residual = np.where(second[across] == group, residual, -residual)
-    return float(residual.mean()), float(residual.std()), int(across.sum())
+    first, _, n, mean, std = cross[0]  # mean: E of the second group − E of the first − W
+    sign = 1.0 if first == reference else -1.0
+    return sign * 1e-3 * mean, 1e-3 * std, n

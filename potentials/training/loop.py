@@ -566,7 +566,7 @@ def evaluate(checkpoint, data_path, keys=None, output=None, batch_size=8, group_
         frames = D.with_stationary_moments(frames)
     if energy_shifts:
         frames = D.shift_energies(frames, resolve_energy_shifts(
-            energy_shifts, frames, (), group_key, log), group_key)
+            energy_shifts, frames, key=group_key, log=log), group_key)
     _check_species(model, frames)
     errors = collect_errors(model, frames, batch_size, group_key)
     res = metrics(errors)

@@ -75,11 +75,11 @@ def _energy_shifts(items):
     """{group: eV/atom} from ``["GROUP=VALUE", ...]`` (the --energy-shift options)."""
     shifts = {}
     for item in items:
-        group, sep, value = item.rpartition("=")
+        group, _, value = item.rpartition("=")
         try:
+            if not group:
+                raise ValueError
             shifts[group] = float(value)
         except ValueError:
-            sep = ""
-        if not sep or not group:
-            raise InputError(f"--energy-shift {item!r}: expected GROUP=EV_PER_ATOM")
+            raise InputError(f"--energy-shift {item!r}: expected GROUP=EV_PER_ATOM") from None
     return shifts
