@@ -5,13 +5,16 @@
     python benchmarks/bench_model.py --pretrain      # pre-training setting: 128x0e vs +128x1o
     python benchmarks/bench_model.py --kernels       # contraction: blocked torch vs numba kernels
     python benchmarks/bench_model.py --allocator glibc
+    python benchmarks/bench_model.py --gpu           # CUDA vs the 2-thread CPU, same run
 
 Every case runs in its own subprocess (so peak RSS = ``ru_maxrss`` of that process alone) with
 torch threads = 2, on bcc Fe (a = 2.83 Å) supercells with every fourth atom Al (2 elements),
 random moments of 2.2 μB. One line per case: atoms/s of ``MMACEPotential.compute`` (neighbour
 list + graph + model, after one warm-up call), peak RSS, parameter count, and the ratio to the
 baseline of the same size measured in the same run (full = E+F+stress+magnetic forces in
-float64; energy-only and float32 are reported relative to it).
+float64; energy-only and float32 are reported relative to it). With ``--gpu`` the model runs on
+CUDA (timings after ``torch.cuda.synchronize``; "peak" is then the CUDA allocator's peak) and
+the baseline is the same case on the 2-thread CPU.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ PRETRAIN = dict(channels=128, n_layers=2, correlation=3, r_max=6.0, l_pos_max=3,
                 n_bessel=8, n_mag_basis=8)
 # the paper's pre-training hidden irreps 128x0e + 128x1o
 PRETRAIN_1O = dict(PRETRAIN, vector_channels=128)
-SIZES = {128: (4, 4, 4), 1024: (8, 8, 8), 3456: (12, 12, 12)}
+SIZES = {128: (4, 4, 4), 1024: (8, 8, 8), 3456: (12, 12, 12), 8192: (16, 16, 16)}
 
 
 def child(spec):
@@ -54,7 +57,10 @@ def child(spec):
     m *= 2.2 / np.linalg.norm(m, axis=1, keepdims=True)
     state = SpinLatticeState(atoms.positions, numbers, atoms.cell[:], [True] * 3, m)
     dtype = getattr(torch, spec["dtype"])
-    model = MagneticMACE([26, 13], **spec["config"], spin_orbit=spec["soc"], dtype=dtype)
+    device = spec.get("device", "cpu")
+    model = MagneticMACE([26, 13], **spec["config"], spin_orbit=spec["soc"], dtype=dtype,
+                         device=device)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     pot = MMACEPotential(model)
     props = ("energy",) if spec["mode"] == "energy" else (
         "energy", "forces", "stress", "magnetic_forces")
@@ -64,9 +70,11 @@ def child(spec):
 
         def work():
             pot.local_energy_changes(state, sites, new)
+            sync()
     else:
         def work():
             pot.compute(state, props)
+            sync()
     work()  # warm-up (and, for "local", the cached base pass)
     times, t_end = [], time.perf_counter() + spec["budget"]
     while not times or (time.perf_counter() < t_end and len(times) < 5):
@@ -74,6 +82,8 @@ def child(spec):
         work()
         times.append(time.perf_counter() - t0)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB
+    if device == "cuda":
+        rss = torch.cuda.max_memory_allocated() / 2**20
     print(json.dumps(dict(seconds=min(times), reps=len(times), rss_mib=rss,
                           params=model.n_parameters(), n=len(atoms))))
 
@@ -88,6 +98,22 @@ def run_case(spec, allocator):
     if proc.returncode:
         return dict(error=proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def gpu_cases(quick):
+    """CUDA against the 2-thread CPU: the paper model, full and energy-only, float64/float32,
+    and 128 batched MC proposals; the first (CPU float64) case of a size is the baseline."""
+    out = []
+    for n in [1024] if quick else [1024, 3456, 8192]:
+        out.append(dict(name="paper-cpu", config=PAPER, soc=False, atoms=n, dtype="float64",
+                        mode="full", budget=5 if quick else 20))
+        for dtype, mode in (("float64", "full"), ("float32", "full"), ("float64", "energy")):
+            out.append(dict(name="paper-cuda", config=PAPER, soc=False, atoms=n, dtype=dtype,
+                            mode=mode, budget=5, device="cuda"))
+    for name, device in (("paper-cpu", "cpu"), ("paper-cuda", "cuda")):
+        out.append(dict(name=name, config=PAPER, soc=False, atoms=1024, dtype="float64",
+                        mode="local", budget=5, proposals=128, device=device))
+    return out
 
 
 def cases(quick, local=False, pretrain=False, kernels=False):
@@ -131,6 +157,8 @@ def main():
                     help="only the pre-training setting, 128x0e and 128x0e+128x1o")
     ap.add_argument("--kernels", action="store_true",
                     help="only the paper setting with the torch vs the numba contraction")
+    ap.add_argument("--gpu", action="store_true",
+                    help="the paper model on CUDA against the 2-thread CPU (needs a GPU)")
     ap.add_argument("--allocator", choices=["jemalloc", "glibc"],
                     default="jemalloc" if os.path.exists(JEMALLOC) else "glibc")
     args = ap.parse_args()
@@ -139,7 +167,9 @@ def main():
     print(f"# mMACE benchmark, torch threads = 2, allocator = {args.allocator}, "
           f"load average at start = {os.getloadavg()[0]:.1f}")
     base = {}
-    for spec in cases(args.quick, args.local, args.pretrain, args.kernels):
+    specs = gpu_cases(args.quick) if args.gpu else cases(args.quick, args.local, args.pretrain,
+                                                         args.kernels)
+    for spec in specs:
         res = run_case(spec, args.allocator)
         label = f"{spec['name']:16s} N={spec['atoms']:5d} {spec['dtype']:7s} {spec['mode']:6s}"
         if "error" in res:
@@ -148,13 +178,18 @@ def main():
         rate = (spec["proposals"] if spec["mode"] == "local" else res["n"]) / res["seconds"]
         key = ("pretrain" if "pretrain" in spec["name"] else "kernels" if "contr" in spec["name"]
                else spec["name"], spec["atoms"])
-        if (spec["dtype"] == "float64" and spec["mode"] == ("energy" if args.local else "full")
+        if args.gpu:  # the CPU case of the same size and kind (full or local) is the baseline
+            key = ("gpu", spec["atoms"], spec["mode"] == "local")
+            if spec.get("device", "cpu") == "cpu":
+                base[key] = rate
+        elif (spec["dtype"] == "float64" and spec["mode"] == ("energy" if args.local else "full")
                 and key not in base):  # the first such case of a size is the baseline
             base[key] = rate
         ratio = rate / base[key] if key in base else float("nan")
         unit = "props/s" if spec["mode"] == "local" else "atoms/s"
+        versus = "cpu" if args.gpu else "energy" if args.local else "f64-full"
         print(f"{label} {rate:9.1f} {unit}  peak {res['rss_mib']:7.0f} MiB  "
-              f"params {res['params']:7d}  x{ratio:5.2f} vs {'energy' if args.local else 'f64-full'}  reps {res['reps']}",
+              f"params {res['params']:7d}  x{ratio:5.2f} vs {versus}  reps {res['reps']}",
               flush=True)
 
 
