@@ -26,8 +26,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from accuracy_diagnostics import (evaluate_test_set, fe_error_by_range,  # noqa: E402
-                                  fe_error_concentration, fe_label_consistency,
+from accuracy_diagnostics import (evaluate_test_set, fe_committees,  # noqa: E402
+                                  fe_error_by_range, fe_error_concentration, fe_label_consistency,
                                   fe_model_agreement, fe_moment_relaxation,
                                   fe_moment_stationarity, fe_training_residuals,
                                   frames_of_split, nio_constraint_outliers)  # noqa: E402
@@ -137,7 +137,15 @@ def order_errors(model_path, frames, pairs, zero_moments):
     return pred_d - ref_d, ref_d
 
 
-FE_PRESETS = (("ν = 3 second cycle + a third cycle at E/σ weights 10 000/10 000 (lr 1e-3)",
+FE_PRESETS = (("two-layer third cycle + a fourth at E/σ 30 000/30 000 (lr 5e-4; CUDA)",
+               "fe_twolayer_w30k_"),
+              ("ν = 3 third cycle + a fourth at E/σ 30 000/30 000 (lr 5e-4; CUDA)",
+               "fe_nu3_w30k_"),
+              ("two-layer third cycle + a fourth at E/σ 10 000/10 000 with the EOS_100 labels "
+               "harmonised (lr 5e-4; CUDA)", "fe_twolayer_w10keos_"),
+              ("two-layer third cycle + a fourth at E/σ 100 000/100 000 (lr 5e-4; CUDA)",
+               "fe_twolayer_w100k_"),
+              ("ν = 3 second cycle + a third cycle at E/σ weights 10 000/10 000 (lr 1e-3)",
                "fe_nu3_w10k_"),
               ("two-layer second cycle + a third cycle at E/σ weights 10 000/10 000 (lr 1e-3)",
                "fe_twolayer_w10k_"),
@@ -162,6 +170,9 @@ FE_PRESETS = (("ν = 3 second cycle + a third cycle at E/σ weights 10 000/10 00
 CONCENTRATION = ("fe_nu3_w10k_", "fe_twolayer_w10k_", "fe_nu3_mse2_", "fe_twolayer_mse2_",
                  "fe_nu3_mse_", "fe_twolayer_mse_", "fe_stationary2_", "fe_stationary_",
                  "fe_polish2_", "fe_twolayer_", "fe_polish_", "fe_long_")
+#: committees of Fe runs (their mean; the spread σ_E ranks the errors of the largest)
+COMMITTEES = (("fe_twolayer_w30k_", "fe_nu3_w30k_"),
+              ("fe_twolayer_w10k_", "fe_twolayer_w30k_", "fe_nu3_w10k_", "fe_nu3_w30k_"))
 #: fine-tuning studies: (run directory, pre-training preset, fine-tuning lr)
 FT_STUDIES = (("fe_finetune_default", "default-model", "5e-4 (paper)"),
               ("fe_finetune_default_lr5e-3", "default-model", "5e-3"),
@@ -258,6 +269,16 @@ def run_recipes(fe_data, nio_data):
         fe(f"runs/fe_{name}_w10k_magnetic", "--polish-from",
            f"runs/fe_{name}_mse2_magnetic/model.pt", *options, "--energy-weight", "10000",
            "--stress-weight", "10000", "--steps", steps, "--minutes", "78")
+    # a fourth cycle (on CUDA: 2800 steps in ≈ 5 min, four runs sharing one GPU; ≈ 30 min on
+    # one CPU thread each)
+    for name, base, weights, extra in (("twolayer_w30k", "twolayer_w10k", "30000", ()),
+                                       ("nu3_w30k", "nu3_w10k", "30000", ()),
+                                       ("twolayer_w10keos", "twolayer_w10k", "10000",
+                                        ("--harmonise-eos",)),
+                                       ("twolayer_w100k", "twolayer_w10k", "100000", ())):
+        fe(f"runs/fe_{name}_magnetic", "--polish-from", f"runs/fe_{base}_magnetic/model.pt",
+           *options, *extra, "--energy-weight", weights, "--stress-weight", weights, "--lr",
+           "5e-4", "--steps", "2800", "--minutes", "40", "--device", "auto")
     subprocess.run([py, str(HERE / "finetune_fe.py"), "--preset", "default-model",
                     "--pretrain-steps", "8000", "--pretrain-minutes", "45", "--steps", "1000",
                     "--output", "runs/fe_finetune_default", "--data", str(fe_data)], check=True)
@@ -346,8 +367,9 @@ def main(argv=None):
     w("### Are the reference labels consistent?\n")
     fe_label_consistency(w, fe_frames)
     # one evaluation per run (with h = 0 labels: h at the DFT moments comes with it)
+    in_committees = tuple(p for c in COMMITTEES for p in c)
     listed = [prefix for _, prefix in FE_PRESETS
-              if prefix in CONCENTRATION + ("fe_accurate_", "fe_stationary_h10_")]
+              if prefix in CONCENTRATION + in_committees + ("fe_accurate_", "fe_stationary_h10_")]
     evaluated = {f"{p}magnetic": evaluate_test_set(runs / f"{p}magnetic", fe_frames, True)
                  for p in listed if (runs / f"{p}magnetic" / "model.pt").exists()}
     for name, ev in evaluated.items():
@@ -359,6 +381,7 @@ def main(argv=None):
     if len(evaluated) > 1:  # every Fe run has the same split
         train = frames_of_split(runs / next(iter(evaluated)), fe_frames, "train")
         fe_model_agreement(w, evaluated, train)
+    fe_committees(w, evaluated, [[f"{p}magnetic" for p in c] for c in COMMITTEES])
     w("### Are the DFT moments stationary under the model?\n")
     w("The Fe data are converged unconstrained spin-polarised DFT, so at their moments "
       "h = −∂E/∂m = 0. A model that gives h ≠ 0 there does not even have the DFT moments as a "

@@ -232,6 +232,40 @@ def fe_model_agreement(w, evaluated, train, n_top=6):
       f"{int(np.median(rank[top]))}.\n")
 
 
+def fe_committees(w, evaluated, committees):
+    """Markdown: test errors of the committee mean of each list of runs in ``committees``
+    (:class:`spinlattice.CommitteePotential`; members from ``evaluated``, as returned by
+    :func:`evaluate_test_set`), and for the largest committee how well its spread σ_E ranks
+    the frames' energy errors (:func:`spread_ranking`)."""
+    from spinlattice.potentials.training.loss import (combine_errors, metrics, metrics_table,
+                                                      spread_ranking, spread_ranking_text)
+
+    committees = [c for c in committees if all(name in evaluated for name in c)]
+    if not committees:
+        return
+    w("### A committee of models\n")
+    w("The mean of several models is a potential too (`spinlattice.CommitteePotential`; "
+      "`spinlattice evaluate A.pt B.pt DATA`). Test RMSE of the mean and of its members "
+      "(energy meV/atom / forces meV/Å / stress GPa):\n")
+    w("| committee | mean | members |")
+    w("|---|---|---|")
+
+    def cells(o):
+        return (f"{o['energy']['rmse']:.2f} / {o['forces']['rmse']:.1f} / "
+                f"{o['stress']['rmse']:.2f}")
+
+    for names in committees:
+        mean = metrics(combine_errors([evaluated[n][2] for n in names]))["overall"]
+        each = [cells(metrics(evaluated[n][2])["overall"]) for n in names]
+        w(f"| {' + '.join(names)} | {cells(mean)} | {'; '.join(each)} |")
+    largest = max(committees, key=len)
+    combined = combine_errors([evaluated[n][2] for n in largest])
+    w(f"\nThe spread of the {len(largest)} members, σ_E (standard deviation of their energies "
+      "per atom), as an error estimate on the test frames:\n")
+    w("```\n" + spread_ranking_text(spread_ranking(combined)) + "\n```\n")
+    w(metrics_table(metrics(combined), f"committee of {len(largest)}, test set") + "\n")
+
+
 def fe_label_consistency(w, frames, max_strain=0.01, branch_tol=0.05):
     """Markdown: per config type, whether the reference stresses are the strain derivative of
     the reference energies, and the energy offsets between config types that hold the same

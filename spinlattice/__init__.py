@@ -10,11 +10,11 @@ __version__ = "0.1.0"
 
 from .errors import FileFormatError, InputError, MomentRangeError, OverlappingAtomsError
 from .neighbors import NeighborList, neighbor_list, state_neighbor_list
-from .potential import LocalMomentPotential, Potential, SumPotential
+from .potential import CommitteePotential, LocalMomentPotential, Potential, SumPotential
 from .state import SpinLatticeState
 
 __all__ = [
-    "SpinLatticeState", "Potential", "LocalMomentPotential", "SumPotential", "NeighborList",
-    "neighbor_list", "state_neighbor_list", "InputError", "OverlappingAtomsError",
+    "SpinLatticeState", "Potential", "LocalMomentPotential", "SumPotential", "CommitteePotential",
+    "NeighborList", "neighbor_list", "state_neighbor_list", "InputError", "OverlappingAtomsError",
     "MomentRangeError", "FileFormatError", "__version__",
 ]

@@ -1,4 +1,4 @@
-"""The ``Potential`` protocol every energy model implements, and their sum.
+"""The ``Potential`` protocol every energy model implements, their sum and committee mean.
 
 A potential is a function E(R, cell, m) of positions, cell and moments. ``compute`` returns any
 subset of :data:`spinlattice.properties.ALL_PROPERTIES` (forces −∂E/∂R, stress (1/V)∂E/∂ε,
@@ -88,6 +88,37 @@ def moment_limits(potential) -> dict:
     return dict(getattr(potential, "max_moment", None) or {})
 
 
+def _combine(combined, parts, kind, noun):
+    """Check ``parts`` (potentials, given as arguments or as one list) and set on ``combined``
+    what the protocol asks of a potential built from them: the largest cutoff, receptive field
+    and coupling range, SOC if any part has it, the union of the broken symmetries and the
+    smallest per-element moment limit. Returns the parts as a tuple."""
+    if len(parts) == 1 and isinstance(parts[0], (list, tuple)):
+        parts = tuple(parts[0])
+    if not parts:
+        raise ValueError(f"{kind} needs at least one {noun}")
+    for part in parts:
+        if not isinstance(part, Potential):
+            raise TypeError(f"{part!r} does not implement the Potential protocol")
+    combined.cutoff = max(t.cutoff for t in parts)
+    combined.receptive_field = max(t.receptive_field for t in parts)
+    combined.spin_orbit = any(t.spin_orbit for t in parts)
+    combined.coupling_range = max(coupling_range(t) for t in parts)
+    combined.broken_symmetries = frozenset().union(*(broken_symmetries(t) for t in parts))
+    limits = {}
+    for part in parts:
+        for z, m in moment_limits(part).items():
+            limits[z] = min(m, limits.get(z, np.inf))
+    combined.max_moment = limits
+    return tuple(parts)
+
+
+def _without_local_changes(parts):
+    missing = [t for t in parts if not isinstance(t, LocalMomentPotential)]
+    if missing:
+        raise NotImplementedError(f"parts without local_energy_changes: {missing}")
+
+
 class SumPotential:
     """E = Σ_t E_t of several potentials (e.g. mMACE + Zeeman + anisotropy).
 
@@ -97,24 +128,7 @@ class SumPotential:
     """
 
     def __init__(self, *terms):
-        if len(terms) == 1 and isinstance(terms[0], (list, tuple)):
-            terms = tuple(terms[0])
-        if not terms:
-            raise ValueError("SumPotential needs at least one term")
-        for term in terms:
-            if not isinstance(term, Potential):
-                raise TypeError(f"{term!r} does not implement the Potential protocol")
-        self.terms = tuple(terms)
-        self.cutoff = max(t.cutoff for t in terms)
-        self.receptive_field = max(t.receptive_field for t in terms)
-        self.spin_orbit = any(t.spin_orbit for t in terms)
-        self.coupling_range = max(coupling_range(t) for t in terms)
-        self.broken_symmetries = frozenset().union(*(broken_symmetries(t) for t in terms))
-        limits = {}
-        for term in terms:
-            for z, m in moment_limits(term).items():
-                limits[z] = min(m, limits.get(z, np.inf))
-        self.max_moment = limits
+        self.terms = _combine(self, terms, "SumPotential", "term")
 
     def __repr__(self):
         return "SumPotential(" + ", ".join(repr(t) for t in self.terms) + ")"
@@ -130,14 +144,65 @@ class SumPotential:
         return total
 
     def local_energy_changes(self, state, sites, new_moments) -> np.ndarray:
-        missing = [t for t in self.terms if not isinstance(t, LocalMomentPotential)]
-        if missing:
-            raise NotImplementedError(f"terms without local_energy_changes: {missing}")
+        _without_local_changes(self.terms)
         return sum(t.local_energy_changes(state, sites, new_moments) for t in self.terms)
 
 
+class CommitteePotential:
+    """E = (1/K) Σ_k E_k: the mean of a committee of K potentials trained independently (other
+    seeds, architectures or loss weights) on the same data.
+
+    Every property is the mean of the members' properties (all are linear in E), so the
+    committee is one potential like any other. Its spread, the sample standard deviation
+    σ_p = [Σ_k (p_k − p̄)² / (K − 1)]^½ of each property (:meth:`spread`), estimates the model
+    error of a configuration: large where the members extrapolate differently (query by
+    committee, Seung, Opper & Sompolinsky, COLT 1992; for interatomic potentials e.g. Smith et
+    al., J. Chem. Phys. 148, 241733 (2018)); docs/accuracy.md measures how well σ_E ranks the
+    errors of an Fe committee. Attributes combine as in :class:`SumPotential`.
+    """
+
+    def __init__(self, *members):
+        self.members = _combine(self, members, "CommitteePotential", "member")
+
+    def __repr__(self):
+        return "CommitteePotential(" + ", ".join(repr(m) for m in self.members) + ")"
+
+    def member_results(self, state, properties=(ENERGY,)) -> list:
+        """One ``compute`` result per member, in order."""
+        properties = check_properties(properties)
+        return [m.compute(state, properties) for m in self.members]
+
+    def compute(self, state, properties=(ENERGY,)) -> dict:
+        return _mean_and_spread(self.member_results(state, properties))[0]
+
+    def spread(self, state, properties=(ENERGY,)) -> dict:
+        """σ_p of each property across the members (same shapes and units as ``compute``; eV
+        for the energy); zeros for a committee of one."""
+        return _mean_and_spread(self.member_results(state, properties))[1]
+
+    def local_energy_changes(self, state, sites, new_moments) -> np.ndarray:
+        _without_local_changes(self.members)
+        return np.mean([m.local_energy_changes(state, sites, new_moments)
+                        for m in self.members], axis=0)
+
+
+def _mean_and_spread(results):
+    """({name: mean}, {name: sample standard deviation}) over a list of result dicts."""
+    mean, spread = {}, {}
+    for name in results[0]:
+        values = np.array([r[name] for r in results], dtype=float)
+        mean[name] = values.mean(axis=0)
+        spread[name] = (values.std(axis=0, ddof=1) if len(results) > 1
+                        else np.zeros_like(mean[name]))
+    for d in (mean, spread):
+        if ENERGY in d:
+            d[ENERGY] = float(d[ENERGY])
+    return mean, spread
+
+
 __all__ = [
-    "Potential", "LocalMomentPotential", "SumPotential", "SYMMETRIES", "broken_symmetries",
+    "Potential", "LocalMomentPotential", "SumPotential", "CommitteePotential", "SYMMETRIES",
+    "broken_symmetries",
     "coupling_range",
     "moment_limits", "ENERGY", "FORCES", "STRESS", "MAGNETIC_FORCES", "ENERGIES",
 ]

@@ -460,3 +460,34 @@ def test_energy_shifts_harmonise_labels_in_training_and_evaluation(tmp_path):
     for spec in ({"None": "x"}, {"None": {"reference": "A"}}, {"None": True}):
         with pytest.raises(InputError, match="must be a number"):
             resolve_energy_shifts(spec, frames)
+
+
+def test_committee_evaluation_is_the_mean_of_the_members(tmp_path, capsys):
+    """``evaluate`` of two checkpoints (tiny models with other seeds, 2 steps each) scores the
+    mean of their predictions: its force RMSE is that of the averaged forces of the members'
+    own ``collect_errors`` (1e-10 relative: the same float64 arithmetic), and the metrics gain
+    the "committee" ranking. The CLI takes several checkpoints before DATA."""
+    from spinlattice.cli.main import main
+    from spinlattice.potentials.mmace import load_model
+    from spinlattice.potentials.training.loop import evaluate, train
+    from spinlattice.potentials.training.loss import collect_errors
+
+    paths = []
+    for seed in (0, 1):
+        cfg = _config(tmp_path, f"m{seed}", 2, seed=seed)
+        cfg["model"]["seed"] = seed
+        train(cfg, log=_quiet)
+        paths.append(str(tmp_path / f"m{seed}" / "model.pt"))
+    res = evaluate(paths, str(FE16), log=_quiet)
+    frames = D.load_frames(FE16)
+    each = [collect_errors(load_model(p), frames) for p in paths]
+    mean_forces = 0.5 * (each[0]["pred_forces"] + each[1]["pred_forces"])
+    want = 1e3 * np.sqrt(np.mean((mean_forces - each[0]["ref_forces"]) ** 2))
+    assert res["overall"]["forces"]["rmse"] == pytest.approx(want, rel=1e-10)
+    single = [evaluate(p, str(FE16), log=_quiet)["overall"]["forces"]["rmse"] for p in paths]
+    assert abs(want - single[0]) > 1e-6 * want  # the members differ
+    assert res["committee"]["members"] == paths and res["committee"]["n_frames"] == 2
+    assert main(["evaluate", *paths, str(FE16), "--output", str(tmp_path / "ev")]) == 0
+    saved = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert saved["overall"]["forces"]["rmse"] == pytest.approx(want, rel=1e-10)
+    assert "committee of 2" in capsys.readouterr().out

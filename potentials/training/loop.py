@@ -38,7 +38,8 @@ from spinlattice.errors import InputError
 from . import data as D
 from .config import (loss_form, loss_weights, resolve_config, stage_learning_rate,
                      stage_two_start)
-from .loss import batch_loss, collect_errors, make_batch, metrics, metrics_table
+from .loss import (batch_loss, collect_errors, committee_errors, make_batch, metrics,
+                   metrics_table, spread_ranking, spread_ranking_text)
 from .onebody import apply_one_body, fit_one_body
 
 TRAIN_FORMAT = "spinlattice-train"
@@ -554,24 +555,36 @@ def evaluate(checkpoint, data_path, keys=None, output=None, batch_size=8, group_
              zero_moments=False, cache=None, plots=True, stationary_moments=False, device="cpu",
              energy_shifts=None, log=print):
     """Metrics of a saved model (or training checkpoint) on an extxyz file; writes
-    metrics.json / metrics.md / parity.png into ``output`` when given. ``stationary_moments``:
+    metrics.json / metrics.md / parity.png into ``output`` when given. A list of several
+    ``checkpoint`` paths evaluates their committee mean (:func:`.loss.committee_errors`) and adds
+    the key "committee" (:func:`.loss.spread_ranking`) to the metrics. ``stationary_moments``:
     frames without magnetic forces are labelled h = 0 (:func:`.data.with_stationary_moments`),
     so the magnetic-force metric is the model's h at converged DFT moments. ``device`` as the
     training key (:func:`resolve_device`); ``energy_shifts`` {group: eV/atom} harmonises the
     energy labels as ``data.energy_shifts`` does in training (a "match" is measured on the
     evaluated frames here)."""
-    model = load_any_model(checkpoint).to(resolve_device(device))
+    paths = [checkpoint] if isinstance(checkpoint, (str, Path)) else list(checkpoint)
+    models = [load_any_model(p).to(resolve_device(device)) for p in paths]
     frames = D.load_frames(data_path, keys, cache, zero_moments)
     if stationary_moments:
         frames = D.with_stationary_moments(frames)
     if energy_shifts:
         frames = D.shift_energies(frames, resolve_energy_shifts(
             energy_shifts, frames, key=group_key, log=log), group_key)
-    _check_species(model, frames)
-    errors = collect_errors(model, frames, batch_size, group_key)
-    res = metrics(errors)
-    table = metrics_table(res, f"{data_path} ({len(frames)} frames)")
+    for model in models:
+        _check_species(model, frames)
+    if len(models) == 1:
+        errors = collect_errors(models[0], frames, batch_size, group_key)
+        res = metrics(errors)
+    else:
+        errors = committee_errors(models, frames, batch_size, group_key)
+        res = dict(metrics(errors), committee=dict(spread_ranking(errors), members=[
+            str(p) for p in paths]))
+    name = f"committee of {len(models)} " if len(models) > 1 else ""
+    table = metrics_table(res, f"{name}{data_path} ({len(frames)} frames)")
     log(table)
+    if "committee" in res:
+        log(spread_ranking_text(res["committee"]))
     if output:
         out = Path(output)
         out.mkdir(parents=True, exist_ok=True)

@@ -182,6 +182,55 @@ def collect_errors(model, frames, batch_size=8, group_key="config_type"):
     return out
 
 
+def committee_errors(models, frames, batch_size=8, group_key="config_type"):
+    """:func:`collect_errors` of the committee mean (:class:`spinlattice.CommitteePotential`):
+    each "pred_<p>" is the mean over ``models``; "spread_energy" adds σ_E per frame, the sample
+    standard deviation of the members' energies per atom (eV/atom)."""
+    return combine_errors([collect_errors(m, frames, batch_size, group_key) for m in models])
+
+
+def combine_errors(each):
+    """The committee mean of several :func:`collect_errors` results on the same frames, with
+    "spread_energy" (see :func:`committee_errors`)."""
+    out = dict(each[0])
+    for p in PROPERTIES:
+        out[f"pred_{p}"] = np.mean([e[f"pred_{p}"] for e in each], axis=0)
+    energies = np.array([e["pred_energy"] for e in each])
+    out["spread_energy"] = (energies.std(axis=0, ddof=1) if len(each) > 1
+                            else np.zeros(energies.shape[1]))
+    return out
+
+
+def spread_ranking(errors, top_fractions=(0.05, 0.1, 0.2)):
+    """How well the committee spread σ_E ranks the energy errors |ΔE/N| of the frames:
+    Spearman's rank correlation, and for the fraction q of frames with the largest σ_E the share
+    of the squared error they carry and the RMSE (meV/atom) of the other frames."""
+    from scipy.stats import spearmanr
+
+    err = np.abs(errors["pred_energy"] - errors["ref_energy"]) * _SCALE["energy"]
+    order = np.argsort(-errors["spread_energy"])
+    rows = []
+    for q in top_fractions:
+        k = int(round(q * len(err)))
+        top, rest = order[:k], order[k:]
+        rows.append(dict(fraction=q, n_frames=k,
+                         share_of_squared_error=float(np.sum(err[top] ** 2) / np.sum(err ** 2)),
+                         rmse_of_rest=float(np.sqrt(np.mean(err[rest] ** 2)))))
+    rho = spearmanr(err, errors["spread_energy"]).correlation if len(err) > 2 else float("nan")
+    return dict(spearman=float(rho), n_frames=int(len(err)), top=rows)
+
+
+def spread_ranking_text(ranking):
+    """The result of :func:`spread_ranking` as lines of text."""
+    lines = [f"committee spread σ_E vs |ΔE|: Spearman {ranking['spearman']:.2f} over "
+             f"{ranking['n_frames']} frames"]
+    for r in ranking["top"]:
+        lines.append(f"  largest σ_E, {r['n_frames']} frames: "
+                     f"{100 * r['share_of_squared_error']:.0f} % of the squared energy error; "
+                     f"RMSE of the rest {r['rmse_of_rest']:.2f} meV/atom")
+    return "\n".join(lines)
+
+
 def _stats(ref, pred, prop):
     s = _SCALE[prop]
     d = (pred - ref) * s

@@ -132,7 +132,9 @@ def build_parser():
     p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: the configuration's)")
     p.set_defaults(func=_lazy("train", "main_finetune"))
     p = sub.add_parser("evaluate", help="RMSE/MAE of an mMACE model on an extxyz file")
-    p.add_argument("checkpoint", help="model file or training checkpoint")
+    p.add_argument("checkpoint", nargs="+",
+                   help="model file or training checkpoint; several: their committee mean, and "
+                        "how well the committee spread ranks the energy errors")
     p.add_argument("data", help="extxyz file with reference labels")
     p.add_argument("--output", help="directory for metrics.json, metrics.md, parity.png")
     p.add_argument("--batch-size", type=int, default=8)

@@ -1,5 +1,6 @@
 """``spinlattice train CONFIG``, ``spinlattice finetune CONFIG --from CHECKPOINT`` and
-``spinlattice evaluate CHECKPOINT DATA``: mMACE training on extxyz DFT data.
+``spinlattice evaluate CHECKPOINT [CHECKPOINT ...] DATA``: mMACE training on extxyz DFT data
+(several checkpoints: the metrics of their committee mean, ``spinlattice.CommitteePotential``).
 
 CONFIG is a JSON object; only ``data.path`` is required. The keys and defaults are those of
 ``spinlattice.potentials.training.config.DEFAULTS`` (data, split, model, one_body, loss, optim,
