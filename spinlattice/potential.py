@@ -113,7 +113,8 @@ def _combine(combined, parts, kind, noun):
     return tuple(parts)
 
 
-def _without_local_changes(parts):
+def _require_local_changes(parts):
+    """Raise NotImplementedError naming the parts that have no ``local_energy_changes``."""
     missing = [t for t in parts if not isinstance(t, LocalMomentPotential)]
     if missing:
         raise NotImplementedError(f"parts without local_energy_changes: {missing}")
@@ -144,7 +145,7 @@ class SumPotential:
         return total
 
     def local_energy_changes(self, state, sites, new_moments) -> np.ndarray:
-        _without_local_changes(self.terms)
+        _require_local_changes(self.terms)
         return sum(t.local_energy_changes(state, sites, new_moments) for t in self.terms)
 
 
@@ -173,15 +174,19 @@ class CommitteePotential:
         return [m.compute(state, properties) for m in self.members]
 
     def compute(self, state, properties=(ENERGY,)) -> dict:
-        return _mean_and_spread(self.member_results(state, properties))[0]
+        return self.compute_with_spread(state, properties)[0]
 
     def spread(self, state, properties=(ENERGY,)) -> dict:
         """σ_p of each property across the members (same shapes and units as ``compute``; eV
         for the energy); zeros for a committee of one."""
-        return _mean_and_spread(self.member_results(state, properties))[1]
+        return self.compute_with_spread(state, properties)[1]
+
+    def compute_with_spread(self, state, properties=(ENERGY,)) -> tuple:
+        """(``compute``, ``spread``) from one evaluation of each member."""
+        return _mean_and_spread(self.member_results(state, properties))
 
     def local_energy_changes(self, state, sites, new_moments) -> np.ndarray:
-        _without_local_changes(self.members)
+        _require_local_changes(self.members)
         return np.mean([m.local_energy_changes(state, sites, new_moments)
                         for m in self.members], axis=0)
 

@@ -35,6 +35,8 @@ def test_committee_of_exchange_models_is_the_model_of_the_mean_coupling():
     assert isinstance(got["energy"], float)
     ra, rb = a.compute(state, ALL), b.compute(state, ALL)
     spread = committee.spread(state, ALL)
+    both = committee.compute_with_spread(state, ALL)
+    assert both[0]["energy"] == got["energy"] and both[1]["energy"] == spread["energy"]
     for name in ALL:
         np.testing.assert_allclose(spread[name], np.abs(ra[name] - rb[name]) / np.sqrt(2),
                                    rtol=1e-12, atol=1e-14, err_msg=name)
