@@ -254,12 +254,14 @@ def fe_committees(w, evaluated, committees):
         return (f"{o['energy']['rmse']:.2f} / {o['forces']['rmse']:.1f} / "
                 f"{o['stress']['rmse']:.2f}")
 
+    combined = {}
     for names in committees:
-        mean = metrics(combine_errors([evaluated[n][2] for n in names]))["overall"]
+        combined[tuple(names)] = combine_errors([evaluated[n][2] for n in names])
+        mean = metrics(combined[tuple(names)])["overall"]
         each = [cells(metrics(evaluated[n][2])["overall"]) for n in names]
         w(f"| {' + '.join(names)} | {cells(mean)} | {'; '.join(each)} |")
     largest = max(committees, key=len)
-    combined = combine_errors([evaluated[n][2] for n in largest])
+    combined = combined[tuple(largest)]
     w(f"\nThe spread of the {len(largest)} members, σ_E (standard deviation of their energies "
       "per atom), as an error estimate on the test frames:\n")
     w("```\n" + spread_ranking_text(spread_ranking(combined)) + "\n```\n")

@@ -183,7 +183,7 @@ class CommitteePotential:
 
     def compute_with_spread(self, state, properties=(ENERGY,)) -> tuple:
         """(``compute``, ``spread``) from one evaluation of each member."""
-        return _mean_and_spread(self.member_results(state, properties))
+        return mean_and_spread(self.member_results(state, properties))
 
     def local_energy_changes(self, state, sites, new_moments) -> np.ndarray:
         _require_local_changes(self.members)
@@ -191,8 +191,9 @@ class CommitteePotential:
                         for m in self.members], axis=0)
 
 
-def _mean_and_spread(results):
-    """({name: mean}, {name: sample standard deviation}) over a list of result dicts."""
+def mean_and_spread(results):
+    """({name: mean}, {name: sample standard deviation, zeros for one result}) over a list of
+    dicts of equally shaped values; an "energy" entry becomes a float."""
     mean, spread = {}, {}
     for name in results[0]:
         values = np.array([r[name] for r in results], dtype=float)
@@ -206,8 +207,8 @@ def _mean_and_spread(results):
 
 
 __all__ = [
-    "Potential", "LocalMomentPotential", "SumPotential", "CommitteePotential", "SYMMETRIES",
-    "broken_symmetries",
+    "Potential", "LocalMomentPotential", "SumPotential", "CommitteePotential", "mean_and_spread",
+    "SYMMETRIES", "broken_symmetries",
     "coupling_range",
     "moment_limits", "ENERGY", "FORCES", "STRESS", "MAGNETIC_FORCES", "ENERGIES",
 ]

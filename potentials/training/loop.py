@@ -573,6 +573,7 @@ def evaluate(checkpoint, data_path, keys=None, output=None, batch_size=8, group_
             energy_shifts, frames, key=group_key, log=log), group_key)
     for model in models:
         _check_species(model, frames)
+    title = f"{data_path} ({len(frames)} frames)"
     if len(models) == 1:
         errors = collect_errors(models[0], frames, batch_size, group_key)
         res = metrics(errors)
@@ -580,8 +581,8 @@ def evaluate(checkpoint, data_path, keys=None, output=None, batch_size=8, group_
         errors = committee_errors(models, frames, batch_size, group_key)
         res = dict(metrics(errors), committee=dict(spread_ranking(errors), members=[
             str(p) for p in paths]))
-    name = f"committee of {len(models)} " if len(models) > 1 else ""
-    table = metrics_table(res, f"{name}{data_path} ({len(frames)} frames)")
+        title = f"committee of {len(models)} {title}"
+    table = metrics_table(res, title)
     log(table)
     if "committee" in res:
         log(spread_ranking_text(res["committee"]))

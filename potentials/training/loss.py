@@ -192,13 +192,11 @@ def committee_errors(models, frames, batch_size=8, group_key="config_type"):
 def combine_errors(each):
     """The committee mean of several :func:`collect_errors` results on the same frames, with
     "spread_energy" (see :func:`committee_errors`)."""
-    out = dict(each[0])
-    for p in PROPERTIES:
-        out[f"pred_{p}"] = np.mean([e[f"pred_{p}"] for e in each], axis=0)
-    energies = np.array([e["pred_energy"] for e in each])
-    out["spread_energy"] = (energies.std(axis=0, ddof=1) if len(each) > 1
-                            else np.zeros(energies.shape[1]))
-    return out
+    from spinlattice.potential import mean_and_spread
+
+    mean, spread = mean_and_spread([{f"pred_{p}": e[f"pred_{p}"] for p in PROPERTIES}
+                                    for e in each])
+    return dict(each[0], **mean, spread_energy=spread["pred_energy"])
 
 
 def spread_ranking(errors, top_fractions=(0.05, 0.1, 0.2)):
